@@ -1,0 +1,50 @@
+// forward.h: the forward pass of both families over a block of T tokens that continues the
+// sequence held in a KV cache. T > 1 is a prefill, T = 1 a decode step: one code path.
+#ifndef FORWARD_H
+#define FORWARD_H
+
+#include "kvcache.h"
+#include "model.h"
+#include "ops.h"
+
+// Activations for blocks of up to max_T tokens, attending over up to `capacity` cached slots.
+typedef struct {
+    int max_T, capacity;
+    float *x;        // [max_T, D] residual stream
+    float *xb;       // [max_T, D] normed input of a sub-block
+    float *xb2;      // [max_T, D] output of a sub-block
+    float *q;        // [max_T, Hq*hd]
+    float *k, *v;    // [max_T, Hkv*hd]
+    float *att_out;  // [max_T, Hq*hd]
+    float *hb, *hb2; // [max_T, F]
+    float *att;      // [Hq, max_T, capacity] attention probabilities of the last layer run
+    int *pos;        // [max_T] positions of the block's queries
+    RopeTable rope;  // positions 0..capacity-1
+    // Optional: called after each layer's attention with its probabilities, for the pictures.
+    void (*on_attention)(void *ctx, int layer, const float *att, int T, int n_keys, int capacity);
+    void *on_attention_ctx;
+} RunState;
+
+int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error *err);
+void runstate_free(RunState *s);
+
+// Runs tokens[T] through the model, appending them to the cache (which must have room for
+// them: eviction is the caller's policy). Writes logits[T, V] if all_logits, else logits[V]
+// for the last token only. Fails on out-of-range tokens or a full cache.
+int model_forward(float *logits, const Model *m, KVCache *c, RunState *s, const int *tokens, int T,
+                  int all_logits, Error *err);
+
+// One block of at most s->max_T tokens (model_forward splits longer input into such blocks).
+void llama_block_forward(float *x, const LayerWeights *lw, const Config *cfg, KVCache *c, RunState *s, int l,
+                         int T, int n_past);
+void neox_block_forward(float *x, const LayerWeights *lw, const Config *cfg, KVCache *c, RunState *s, int l,
+                        int T, int n_past);
+// The attention sub-block shared by both: out[T, D] from the normed input in[T, D].
+void attention_block_forward(float *out, const float *in, const LayerWeights *lw, const Config *cfg, KVCache *c,
+                             RunState *s, int l, int T, int n_past);
+// Scaled dot-product attention of q[T, Hq*hd] (rotated) over slots 0..n_past+T-1 of the cache,
+// causal within the block. att[Hq, T, capacity] receives the probabilities.
+void attention_forward(float *out, float *att, const float *q, const float *k_rot, const float *v, int T,
+                       int n_past, int n_heads, int n_kv_heads, int head_dim, int capacity);
+
+#endif

@@ -1,0 +1,20 @@
+// llama.c: one Llama transformer block (pre-norm, RMSNorm, SwiGLU MLP, no biases).
+#include "forward.h"
+
+// ANCHOR: llama_block
+void llama_block_forward(float *x, const LayerWeights *lw, const Config *cfg, KVCache *c, RunState *s, int l,
+                         int T, int n_past) {
+    int D = cfg->dim, F = cfg->hidden_dim;
+    // x = x + attention(rmsnorm(x))
+    rmsnorm_forward(s->xb, x, lw->attn_norm, T, D, cfg->norm_eps);
+    attention_block_forward(s->xb2, s->xb, lw, cfg, c, s, l, T, n_past);
+    residual_forward(x, x, s->xb2, T * D);
+    // x = x + W_down (silu(W_gate h) * W_up h),  h = rmsnorm(x)
+    rmsnorm_forward(s->xb, x, lw->ffn_norm, T, D, cfg->norm_eps);
+    matmul_forward(s->hb, s->xb, lw->w_gate, NULL, T, D, F);
+    matmul_forward(s->hb2, s->xb, lw->w_up, NULL, T, D, F);
+    swiglu_forward(s->hb, s->hb, s->hb2, T * F);
+    matmul_forward(s->xb2, s->hb, lw->w_down, NULL, T, F, D);
+    residual_forward(x, x, s->xb2, T * D);
+}
+// END: llama_block

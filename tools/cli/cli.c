@@ -1,0 +1,113 @@
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static void print_usage(const Opt *opts, const char *usage) {
+    printf("%s\n\noptions:\n", usage);
+    for (const Opt *o = opts; o->name; o++) {
+        const char *arg = o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STR ? " S" : "";
+        char left[48];
+        snprintf(left, sizeof left, "%s%s", o->name, arg);
+        printf("  %-22s %s\n", left, o->help);
+    }
+    printf("  %-22s %s\n", "--help", "show this help");
+}
+
+int parse_opts(int argc, char **argv, const Opt *opts, const char *usage) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_usage(opts, usage);
+            return 1;
+        }
+        const Opt *o = opts;
+        while (o->name && strcmp(o->name, argv[i]) != 0) o++;
+        if (!o->name) {
+            fprintf(stderr, "error: unknown option '%s' (see --help)\n", argv[i]);
+            return -1;
+        }
+        if (o->type == OPT_FLAG) {
+            *(int *)o->dst = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "error: option %s needs a value\n", o->name);
+            return -1;
+        }
+        const char *v = argv[++i];
+        char *end;
+        errno = 0;
+        if (o->type == OPT_INT) {
+            long x = strtol(v, &end, 10);
+            if (*v == '\0' || *end || errno || x < -2147483647L || x > 2147483647L) {
+                fprintf(stderr, "error: option %s wants an integer, got '%s'\n", o->name, v);
+                return -1;
+            }
+            *(int *)o->dst = (int)x;
+        } else if (o->type == OPT_FLOAT) {
+            float x = strtof(v, &end);
+            if (*v == '\0' || *end || errno || !isfinite(x)) {
+                fprintf(stderr, "error: option %s wants a number, got '%s'\n", o->name, v);
+                return -1;
+            }
+            *(float *)o->dst = x;
+        } else {
+            *(const char **)o->dst = v;
+        }
+    }
+    return 0;
+}
+
+const char *resolve_model(const char *opt) {
+    if (opt) return opt;
+    const char *env = getenv("SINKS_MODEL");
+    if (env && *env) return env;
+    static char path[4096];
+    const char *home = getenv("HOME");
+    snprintf(path, sizeof path, "%s/.cache/streaming-sinks/SmolLM2-135M-Instruct.Q4_1.gguf", home ? home : ".");
+    return path;
+}
+
+int load_model_and_tokenizer(Loaded *l, const char *model_path, const char *tokenizer_path, int need_tokenizer) {
+    Error err = {{0}};
+    memset(l, 0, sizeof *l);
+    if (model_load(&l->model, model_path, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        if (!strstr(err.msg, ":") || strstr(err.msg, "no such file")) fprintf(stderr, "hint: run `make model` to fetch the default model\n");
+        return -1;
+    }
+    if (need_tokenizer && tokenizer_load(&l->tok, model_path, tokenizer_path, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        model_free(&l->model);
+        return -1;
+    }
+    return 0;
+}
+
+void loaded_free(Loaded *l) {
+    tokenizer_free(&l->tok);
+    model_free(&l->model);
+}
+
+void set_threads(int n) {
+    if (n > 0) omp_set_num_threads(n);
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+long peak_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}

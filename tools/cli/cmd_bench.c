@@ -1,0 +1,117 @@
+// sinks bench: prefill and decode speed beside the memory-bandwidth floor.
+//
+// Decoding one token reads every weight once (the tied head counted once, the embedding as one
+// row) plus the KV cache. Dividing those bytes by the bandwidth this program measures gives the
+// fastest decode the machine allows: the floor.
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// Read bandwidth in GB/s: best of 5 sums over a buffer far larger than the caches.
+static double measure_bandwidth(int threads, size_t bytes) {
+    size_t n = bytes / sizeof(float);
+    float *buf = malloc(n * sizeof(float));
+    if (!buf) return 0;
+#pragma omp parallel for num_threads(threads)
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
+    double best = 1e30, sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_seconds();
+        float s = 0;
+#pragma omp parallel for simd reduction(+ : s) num_threads(threads)
+        for (size_t i = 0; i < n; i++) s += buf[i];
+        double dt = now_seconds() - t0;
+        sink += s;
+        if (dt < best) best = dt;
+    }
+    free(buf);
+    if (sink == -1) printf(" "); // keeps the sums from being optimised away
+    return bytes / best / 1e9;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *model = NULL, *thread_list = "1,2";
+    int prompt = 128, steps = 64;
+    Opt opts[] = {
+        {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
+        {"--threads", OPT_STR, &thread_list, "comma-separated thread counts (default 1,2)"},
+        {"--prompt", OPT_INT, &prompt, "prefill length in tokens (default 128)"},
+        {"--steps", OPT_INT, &steps, "decode steps timed after the prefill (default 64)"},
+        {NULL, 0, NULL, NULL},
+    };
+    int pr = parse_opts(argc, argv, opts, "usage: sinks bench [options]\n\nPrefill and decode tokens/s, peak RSS, and the memory-bandwidth floor.");
+    if (pr) return pr > 0 ? 0 : 2;
+    if (prompt < 1 || steps < 2) {
+        fprintf(stderr, "error: --prompt must be >= 1 and --steps >= 2\n");
+        return 2;
+    }
+    const char *path = resolve_model(model);
+    Loaded L;
+    if (load_model_and_tokenizer(&L, path, NULL, 0)) return 1;
+    const Config *c = &L.model.cfg;
+    int capacity = prompt + steps;
+    if (capacity > c->ctx_len) {
+        fprintf(stderr, "error: --prompt + --steps = %d exceeds the trained context %d\n", capacity, c->ctx_len);
+        loaded_free(&L);
+        return 2;
+    }
+    Error err = {{0}};
+    KVCache cache;
+    RunState st;
+    float *logits = malloc((size_t)c->vocab_size * sizeof(float));
+    int *tokens = malloc((size_t)capacity * sizeof(int));
+    double *dt = malloc((size_t)steps * sizeof(double));
+    if (!logits || !tokens || !dt || kvcache_init(&cache, c, capacity, &err) || runstate_init(&st, c, 64, capacity, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
+        return 1;
+    }
+    for (int i = 0; i < capacity; i++) tokens[i] = (int)((i * 7919u + 13) % (unsigned)c->vocab_size);
+    // bytes one decode step reads: weights (embedding: one row) + K (rotated copy) and V at mid-run length
+    double weight_bytes = (L.model.n_params - (c->tied_head ? 0 : (size_t)c->vocab_size * c->dim)) * 4.0;
+    double kv_bytes = 2.0 * c->n_layers * (prompt + steps / 2.0) * c->n_kv_heads * c->head_dim * 4.0;
+    printf("model: %s (%.1f M parameters, fp32 weights %.0f MB)\n", path, L.model.n_params / 1e6, weight_bytes / 1e6);
+    printf("command: sinks bench --model %s --threads %s --prompt %d --steps %d\n", path, thread_list, prompt, steps);
+    printf("| threads | prefill tok/s | decode tok/s | decode ms/token | read GB/s | floor ms/token | decode / floor |\n");
+    printf("|---|---|---|---|---|---|---|\n");
+    char *list = strdup(thread_list);
+    for (char *tk = strtok(list, ","); tk; tk = strtok(NULL, ",")) {
+        int th = atoi(tk);
+        if (th <= 0) continue;
+        omp_set_num_threads(th);
+        double bw = measure_bandwidth(th, (size_t)1 << 30);
+        kvcache_reset(&cache);
+        model_forward(logits, &L.model, &cache, &st, tokens, 8, 0, &err); // warm-up
+        kvcache_reset(&cache);
+        double t0 = now_seconds();
+        model_forward(logits, &L.model, &cache, &st, tokens, prompt, 0, &err);
+        double prefill = now_seconds() - t0;
+        for (int s = 0; s < steps; s++) {
+            double a = now_seconds();
+            model_forward(logits, &L.model, &cache, &st, &tokens[prompt + s], 1, 0, &err);
+            dt[s] = now_seconds() - a;
+        }
+        qsort(dt + 1, (size_t)steps - 1, sizeof *dt, cmp_double); // step 0 is warm-up
+        double med = dt[1 + (steps - 1) / 2];
+        double floor_s = (weight_bytes + kv_bytes) / (bw * 1e9);
+        printf("| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.2fx |\n", th, prompt / prefill, 1.0 / med, med * 1e3, bw,
+               floor_s * 1e3, med / floor_s);
+        fflush(stdout);
+    }
+    printf("peak RSS: %ld MB\n", peak_rss_kb() >> 10);
+    free(list);
+    free(logits);
+    free(tokens);
+    free(dt);
+    runstate_free(&st);
+    kvcache_free(&cache);
+    loaded_free(&L);
+    return 0;
+}

@@ -1,0 +1,38 @@
+// sinks: the one command line of the project. `sinks <command> --help` for each command.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"generate", cmd_generate, "generate text from a prompt (chat template for instruct models)"},
+    {"inspect", cmd_inspect, "show a model's configuration, tensors, parameter count and memory"},
+    {"tokenize", cmd_tokenize, "print the token ids (and pieces) of a text"},
+    {"bench", cmd_bench, "measure prefill/decode speed and the memory-bandwidth floor"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(void) {
+    printf("usage: sinks <command> [options]\n\n"
+           "StreamingLLM (attention sinks) in plain C: Llama and GPT-NeoX models on the CPU.\n\ncommands:\n");
+    for (const Command *c = COMMANDS; c->name; c++) printf("  %-10s %s\n", c->name, c->help);
+    printf("\nThe default model is %s (`make model` fetches it);\n"
+           "--model also takes a llama2.c .bin checkpoint or a Hugging Face directory.\n", DEFAULT_MODEL_HINT);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage();
+        return argc < 2 ? 1 : 0;
+    }
+    for (const Command *c = COMMANDS; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "error: unknown command '%s' (see sinks --help)\n", argv[1]);
+    return 1;
+}
