@@ -7,8 +7,8 @@ THREADS ?= 2
 BUILD   ?= build
 
 PKGS    := libcjson libpcre2-8 libpng libutf8proc
-CFLAGS  ?= -O2 -march=native
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fopenmp -Iref_cpu $(shell pkg-config --cflags $(PKGS))
+OPTFLAGS ?= -O2 -march=native
+CFLAGS  := $(OPTFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fopenmp -Iref_cpu $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
 CHECK_LIBS := $(shell pkg-config --libs check)
 
@@ -59,8 +59,8 @@ test-fast: $(CLI) $(TESTS) $(MODEL)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $(TEST_ENV) $$t; done
 
 test-sanitize: $(MODEL)
-	$(MAKE) BUILD=build-san CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	    LDLIBS_EXTRA= all
+	$(MAKE) --no-print-directory BUILD=build-san \
+	    OPTFLAGS="-O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@set -e; for t in $(TESTS:$(BUILD)/%=build-san/%); do echo "== $$t (ASan+UBSan)"; \
 	    SINKS_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 $(TEST_ENV) SINKS_CLI=$(abspath build-san/sinks) $$t; done
 

@@ -385,6 +385,7 @@ void tokdecoder_init(TokDecoder *d) {
 static int token_bytes(const Tokenizer *t, int prev, int id, uint8_t *buf, int cap) {
     const char *p = t->piece[id];
     int n = t->piece_len[id], m = 0;
+    if (t->kind == TOK_SPM && (id == t->bos_id || id == t->eos_id)) return 0; // control, not text
     if (t->special[id]) {
         m = n < cap ? n : cap;
         memcpy(buf, p, (size_t)m);

@@ -67,6 +67,7 @@ void tokenlist_free(TokenList *l);
 int tokenizer_load(Tokenizer *t, const char *model_path, const char *explicit_path, Error *err);
 int tokenizer_from_gguf(Tokenizer *t, const char *path, Error *err);
 int tokenizer_from_json(Tokenizer *t, const char *path, Error *err);
+int tokenizer_from_json_text(Tokenizer *t, const char *text, size_t len, const char *name, Error *err);
 int tokenizer_from_llama2c(Tokenizer *t, const char *path, Error *err);
 void tokenizer_free(Tokenizer *t);
 

@@ -336,19 +336,26 @@ static int json_tokenizer(Tokenizer *t, const cJSON *root, const char *path, Err
     return finish(t, path, err);
 }
 
-int tokenizer_from_json(Tokenizer *t, const char *path, Error *err) {
+int tokenizer_from_json_text(Tokenizer *t, const char *text, size_t len, const char *name, Error *err) {
     memset(t, 0, sizeof *t);
-    char *text = read_text_file(path, NULL, err);
-    if (!text) return -1;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
+    cJSON *root = cJSON_ParseWithLength(text, len);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return err_set(err, "%s: not valid JSON", path);
+        return err_set(err, "%s: not valid JSON", name);
     }
-    int rc = json_tokenizer(t, root, path, err);
+    int rc = json_tokenizer(t, root, name, err);
     cJSON_Delete(root);
     if (rc) tokenizer_free(t);
+    return rc;
+}
+
+int tokenizer_from_json(Tokenizer *t, const char *path, Error *err) {
+    size_t len;
+    memset(t, 0, sizeof *t);
+    char *text = read_text_file(path, &len, err);
+    if (!text) return -1;
+    int rc = tokenizer_from_json_text(t, text, len, path, err);
+    free(text);
     return rc;
 }
 

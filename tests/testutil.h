@@ -1,0 +1,102 @@
+// testutil.h: fixture loading and comparison helpers shared by the Check test programs.
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mapfile.h"
+
+#ifndef FIXTURES
+#define FIXTURES "tests/fixtures"
+#endif
+
+static inline const char *env_or(const char *name, const char *fallback) {
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+static inline const char *shared_dir(void) { return env_or("SINKS_SHARED", "../shared"); }
+static inline const char *default_model(void) { return getenv("SINKS_MODEL"); }
+static inline int sanitized(void) { return getenv("SINKS_SANITIZED") != NULL; }
+
+static inline char *fixture_path(const char *name) {
+    static char buf[8][1024];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 1024, "%s/%s", FIXTURES, name);
+    return p;
+}
+
+// Space-separated ints of a .ids fixture; *n gets the count.
+static inline int *read_ids(const char *path, int *n) {
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    int cap = 1024, *ids = malloc(cap * sizeof *ids);
+    *n = 0;
+    while (fscanf(f, "%d", &ids[*n]) == 1)
+        if (++*n == cap) ids = realloc(ids, (cap *= 2) * sizeof *ids);
+    fclose(f);
+    return ids;
+}
+
+// A raw little-endian float32 fixture; *n gets the count.
+static inline float *read_f32(const char *path, size_t *n) {
+    Error err = {{0}};
+    MappedFile m;
+    ck_assert_msg(mapfile_open(&m, path, &err) == 0, "%s", err.msg);
+    *n = m.size / 4;
+    float *x = malloc(m.size + 4);
+    memcpy(x, m.data, m.size);
+    mapfile_close(&m);
+    return x;
+}
+
+static inline cJSON *read_json(const char *path) {
+    Error err = {{0}};
+    char *text = read_text_file(path, NULL, &err);
+    ck_assert_msg(text != NULL, "%s", err.msg);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    ck_assert_msg(j != NULL, "%s: bad JSON", path);
+    return j;
+}
+
+static inline int *json_ints(const cJSON *arr, int *n) {
+    *n = cJSON_GetArraySize(arr);
+    int *v = malloc((*n + 1) * sizeof *v);
+    for (int i = 0; i < *n; i++) v[i] = cJSON_GetArrayItem(arr, i)->valueint;
+    return v;
+}
+
+// Largest |a - b| over n values; NaN or Inf in either fails the test at once.
+static inline double max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(isfinite(a[i]) && isfinite(b[i]), "non-finite value at %zu: %g vs %g", i, a[i], b[i]);
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+static inline int argmax_f(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+// Runs a Check suite and returns the process exit code.
+static inline int run_suite(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+
+#endif
