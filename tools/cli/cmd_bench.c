@@ -81,31 +81,37 @@ int cmd_bench(int argc, char **argv) {
     printf("command: sinks bench --model %s --threads %s --prompt %d --steps %d\n", path, thread_list, prompt, steps);
     printf("| threads | prefill tok/s | decode tok/s | decode ms/token | read GB/s | floor ms/token | decode / floor |\n");
     printf("|---|---|---|---|---|---|---|\n");
+    // model runs first for every thread count, so the peak RSS is the model's, not the probe's
+    int th_list[16], n_th = 0;
+    double prefill_s[16], decode_med[16];
     char *list = strdup(thread_list);
-    for (char *tk = strtok(list, ","); tk; tk = strtok(NULL, ",")) {
+    for (char *tk = strtok(list, ","); tk && n_th < 16; tk = strtok(NULL, ",")) {
         int th = atoi(tk);
         if (th <= 0) continue;
         omp_set_num_threads(th);
-        double bw = measure_bandwidth(th, (size_t)1 << 30);
         kvcache_reset(&cache);
         model_forward(logits, &L.model, &cache, &st, tokens, 8, 0, &err); // warm-up
         kvcache_reset(&cache);
         double t0 = now_seconds();
         model_forward(logits, &L.model, &cache, &st, tokens, prompt, 0, &err);
-        double prefill = now_seconds() - t0;
+        prefill_s[n_th] = now_seconds() - t0;
         for (int s = 0; s < steps; s++) {
             double a = now_seconds();
             model_forward(logits, &L.model, &cache, &st, &tokens[prompt + s], 1, 0, &err);
             dt[s] = now_seconds() - a;
         }
         qsort(dt + 1, (size_t)steps - 1, sizeof *dt, cmp_double); // step 0 is warm-up
-        double med = dt[1 + (steps - 1) / 2];
-        double floor_s = (weight_bytes + kv_bytes) / (bw * 1e9);
-        printf("| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.2fx |\n", th, prompt / prefill, 1.0 / med, med * 1e3, bw,
-               floor_s * 1e3, med / floor_s);
-        fflush(stdout);
+        decode_med[n_th] = dt[1 + (steps - 1) / 2];
+        th_list[n_th++] = th;
     }
-    printf("peak RSS: %ld MB\n", peak_rss_kb() >> 10);
+    long model_rss = peak_rss_kb();
+    for (int i = 0; i < n_th; i++) {
+        double bw = measure_bandwidth(th_list[i], (size_t)1 << 30);
+        double floor_s = (weight_bytes + kv_bytes) / (bw * 1e9), med = decode_med[i];
+        printf("| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.2fx |\n", th_list[i], prompt / prefill_s[i], 1.0 / med,
+               med * 1e3, bw, floor_s * 1e3, med / floor_s);
+    }
+    printf("peak RSS of the model runs: %ld MB (fp32 weights, KV cache, activations, mapped file)\n", model_rss >> 10);
     free(list);
     free(logits);
     free(tokens);
