@@ -40,17 +40,20 @@ help:
 
 $(BUILD)/%.o: %.c $(wildcard ref_cpu/*.h tools/cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
-	$(AR) rcs $@ $^
+	@$(AR) rcs $@ $^
 
 $(CLI): $(CLI_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) $< $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
 
 # ---- the model ------------------------------------------------------------------------------
 MODEL_SHA256 := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
@@ -94,7 +97,8 @@ FUZZ_CFLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,addre
     $(shell pkg-config --cflags $(PKGS))
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard ref_cpu/*.h)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -fopenmp -Wno-pass-failed $< $(LIB_SRC) -o $@ $(LDLIBS)
+	@echo "CLANG $<"
+	@clang $(FUZZ_CFLAGS) -fopenmp -Wno-pass-failed $< $(LIB_SRC) -o $@ $(LDLIBS)
 
 # Seeds: the real files each parser reads. Each target runs FUZZ_SECONDS and must not crash.
 fuzz: $(FUZZ_TARGETS)

@@ -1,29 +1,44 @@
 #include <math.h>
+#include <string.h>
 
 #include "forward.h"
 
 // ANCHOR: attention
-void attention_forward(float *out, float *att, const float *q, const float *k_rot, const float *v, int T,
-                       int n_past, int n_heads, int n_kv_heads, int head_dim, int capacity) {
+int attention_window_start(int slot, int n_sink, int window) {
+    int sinks = n_sink < slot ? n_sink : slot, start = window > 0 ? slot - window : 0;
+    return start > sinks ? start : sinks;
+}
+
+void attention_forward(float *out, float *att, const float *q, const float *q_sink, const float *k_rot,
+                       const float *v, int T, int n_past, int n_sink, int window, int n_heads, int n_kv_heads,
+                       int head_dim, int capacity) {
     int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
     float scale = 1.0f / sqrtf((float)head_dim);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int h = 0; h < n_heads; h++) {
         for (int t = 0; t < T; t++) {
             int kvh = h / group; // grouped-query attention: heads share a key/value head
-            int n_keys = n_past + t + 1; // causal: query t sees every cached slot up to itself
-            const float *qv = q + ((size_t)t * n_heads + h) * head_dim;
+            int slot = n_past + t, start = attention_window_start(slot, n_sink, window);
+            int sinks = n_sink < slot ? n_sink : slot;
+            size_t qo = ((size_t)t * n_heads + h) * head_dim;
             float *a = att + ((size_t)h * T + t) * capacity;
-            for (int j = 0; j < n_keys; j++) {
+            // scores: the sinks, then the window up to and including the query's own slot
+            for (int j = 0; j <= slot; j++) {
+                if (j >= sinks && j < start) {
+                    a[j] = -INFINITY; // evicted, as far as this query is concerned
+                    continue;
+                }
+                const float *qv = (j < sinks ? q_sink : q) + qo;
                 const float *kv = k_rot + (size_t)j * kv_dim + (size_t)kvh * head_dim;
                 float s = 0.0f;
                 for (int i = 0; i < head_dim; i++) s += qv[i] * kv[i];
                 a[j] = s * scale;
             }
-            softmax_forward(a, n_keys);
-            float *o = out + ((size_t)t * n_heads + h) * head_dim;
+            softmax_forward(a, slot + 1);
+            float *o = out + qo;
             for (int i = 0; i < head_dim; i++) o[i] = 0.0f;
-            for (int j = 0; j < n_keys; j++) {
+            for (int j = 0; j <= slot; j++) {
+                if (a[j] == 0.0f) continue;
                 const float *vv = v + (size_t)j * kv_dim + (size_t)kvh * head_dim;
                 for (int i = 0; i < head_dim; i++) o[i] += a[j] * vv[i];
             }
@@ -40,12 +55,25 @@ void attention_block_forward(float *out, const float *in, const LayerWeights *lw
     matmul_forward(s->k, in, lw->wk, lw->bk, T, D, kvd);
     matmul_forward(s->v, in, lw->wv, lw->bv, T, D, kvd);
     // The block's queries sit at the slots they are about to occupy: positions n_past.. .
+    // Facing the sinks, a query whose window has slid past some slots sits that much closer.
+    int shifted = 0;
+    for (int t = 0; t < T; t++) {
+        int slot = n_past + t, sinks = s->n_sink < slot ? s->n_sink : slot;
+        int shift = attention_window_start(slot, s->n_sink, s->window) - sinks;
+        s->pos[t] = slot - shift;
+        shifted |= shift > 0 && s->n_sink > 0;
+    }
+    if (shifted) {
+        memcpy(s->q_sink, s->q, (size_t)T * qd * sizeof(float));
+        rope_forward(s->q_sink, s->pos, &s->rope, T, cfg->n_heads, hd, cfg->rope_style);
+    }
     for (int t = 0; t < T; t++) s->pos[t] = n_past + t;
     rope_forward(s->q, s->pos, &s->rope, T, cfg->n_heads, hd, cfg->rope_style);
     kvcache_store(c, l, n_past, s->k, s->v, T); // keys go in unrotated
     const float *k_rot = kvcache_rotated_keys(c, l, n_past + T, &s->rope, cfg->n_kv_heads, hd, cfg->rope_style);
     const float *v = c->v + (size_t)l * c->capacity * kvd;
-    attention_forward(s->att_out, s->att, s->q, k_rot, v, T, n_past, cfg->n_heads, cfg->n_kv_heads, hd, c->capacity);
+    attention_forward(s->att_out, s->att, s->q, shifted ? s->q_sink : s->q, k_rot, v, T, n_past, s->n_sink,
+                      s->window, cfg->n_heads, cfg->n_kv_heads, hd, c->capacity);
     if (s->on_attention) s->on_attention(s->on_attention_ctx, l, s->att, T, n_past + T, c->capacity);
     matmul_forward(out, s->att_out, lw->wo, lw->bo, T, qd, D);
 }

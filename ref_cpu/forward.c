@@ -14,6 +14,7 @@ int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error
     s->xb = malloc(T * D * sizeof(float));
     s->xb2 = malloc(T * D * sizeof(float));
     s->q = malloc(T * qd * sizeof(float));
+    s->q_sink = malloc(T * qd * sizeof(float));
     s->k = malloc(T * kvd * sizeof(float));
     s->v = malloc(T * kvd * sizeof(float));
     s->att_out = malloc(T * qd * sizeof(float));
@@ -21,7 +22,7 @@ int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error
     s->hb2 = malloc(T * F * sizeof(float));
     s->att = malloc((size_t)cfg->n_heads * T * capacity * sizeof(float));
     s->pos = malloc(T * sizeof(int));
-    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->att ||
+    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_sink || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->att ||
         !s->pos) {
         runstate_free(s);
         return err_set(err, "out of memory for activations (block %d, cache %d)", max_T, capacity);
@@ -34,7 +35,7 @@ int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error
 }
 
 void runstate_free(RunState *s) {
-    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
+    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->q_sink); free(s->k); free(s->v);
     free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->pos);
     rope_free(&s->rope);
     memset(s, 0, sizeof *s);

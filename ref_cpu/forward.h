@@ -13,12 +13,15 @@ typedef struct {
     float *x;        // [max_T, D] residual stream
     float *xb;       // [max_T, D] normed input of a sub-block
     float *xb2;      // [max_T, D] output of a sub-block
-    float *q;        // [max_T, Hq*hd]
+    float *q;        // [max_T, Hq*hd] queries rotated at their slot positions
+    float *q_sink;   // [max_T, Hq*hd] queries rotated at their position as seen by the sinks
     float *k, *v;    // [max_T, Hkv*hd]
     float *att_out;  // [max_T, Hq*hd]
     float *hb, *hb2; // [max_T, F]
     float *att;      // [Hq, max_T, capacity] attention probabilities of the last layer run
     int *pos;        // [max_T] positions of the block's queries
+    int n_sink;      // attention view: slots 0..n_sink-1 are sinks, always visible
+    int window;      // each query sees the sinks and its last `window` predecessors; 0 = all
     RopeTable rope;  // positions 0..capacity-1
     // Optional: called after each layer's attention with its probabilities, for the pictures.
     void (*on_attention)(void *ctx, int layer, const float *att, int T, int n_keys, int capacity);
@@ -42,9 +45,17 @@ void neox_block_forward(float *x, const LayerWeights *lw, const Config *cfg, KVC
 // The attention sub-block shared by both: out[T, D] from the normed input in[T, D].
 void attention_block_forward(float *out, const float *in, const LayerWeights *lw, const Config *cfg, KVCache *c,
                              RunState *s, int l, int T, int n_past);
-// Scaled dot-product attention of q[T, Hq*hd] (rotated) over slots 0..n_past+T-1 of the cache,
-// causal within the block. att[Hq, T, capacity] receives the probabilities.
-void attention_forward(float *out, float *att, const float *q, const float *k_rot, const float *v, int T,
-                       int n_past, int n_heads, int n_kv_heads, int head_dim, int capacity);
+// Scaled dot-product attention over the cache for the T queries of a block at slots
+// n_past..n_past+T-1. A query at `slot` sees the sinks (slots < min(n_sink, slot)) and the
+// slots from attention_window_start() up to itself (window 0: every earlier slot). Scores against window
+// keys use q (rotated at the query's slot); scores against sinks use q_sink, rotated at the
+// position the query would have had if the window slots before it had been evicted: exactly the
+// numbers token-by-token decoding gives. att[Hq, T, capacity] receives the probabilities (zero
+// outside the visible slots).
+void attention_forward(float *out, float *att, const float *q, const float *q_sink, const float *k_rot,
+                       const float *v, int T, int n_past, int n_sink, int window, int n_heads, int n_kv_heads,
+                       int head_dim, int capacity);
+// First visible non-sink slot of a query at `slot`: max(min(n_sink, slot), slot - window).
+int attention_window_start(int slot, int n_sink, int window);
 
 #endif

@@ -111,3 +111,21 @@ long peak_rss_kb(void) {
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
 }
+
+int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg) {
+    Error err = {{0}};
+    memset(p, 0, sizeof *p);
+    if (policy_parse(&p->kind, o->name, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return -1;
+    }
+    p->n_sink = o->sinks;
+    p->window = o->window;
+    p->chunk = o->chunk;
+    p->reference_prefill = o->reference_prefill;
+    if (policy_validate(p, cfg, o->force, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}

@@ -4,6 +4,7 @@
 
 #include "forward.h"
 #include "model.h"
+#include "stream.h"
 #include "tokenizer.h"
 
 #define DEFAULT_MODEL_HINT "$HOME/.cache/streaming-sinks/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -35,7 +36,28 @@ void set_threads(int n);
 double now_seconds(void);
 long peak_rss_kb(void);
 
+// The cache-policy options every streaming command shares.
+typedef struct {
+    const char *name;    // --policy
+    int sinks, window, chunk, force, reference_prefill;
+} PolicyOpts;
+
+#define POLICY_OPTS(po)                                                                                  \
+    {"--policy", OPT_STR, &(po).name, "KV cache policy: dense, window, sinks or recompute (default sinks)"}, \
+    {"--sinks", OPT_INT, &(po).sinks, "sink tokens kept, for --policy sinks (default 4)"},              \
+    {"--window", OPT_INT, &(po).window, "recent tokens kept, or re-run by recompute (default 1020)"},   \
+    {"--chunk", OPT_INT, &(po).chunk, "tokens per block when a long input is fed (default min(W, 256))"}, \
+    {"--reference-prefill", OPT_FLAG, &(po).reference_prefill,                                          \
+     "feed a long prompt as one dense pass, as the reference implementations do"},                       \
+    {"--force", OPT_FLAG, &(po).force, "allow a cache larger than the trained context"}
+
+#define POLICY_DEFAULTS {"sinks", 4, 1020, 0, 0, 0}
+
+// Turns the options into a validated Policy for this model; prints the error and returns -1.
+int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg);
+
 int cmd_generate(int argc, char **argv);
+int cmd_ppl(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -12,6 +12,7 @@ typedef struct {
 
 static const Command COMMANDS[] = {
     {"generate", cmd_generate, "generate text from a prompt (chat template for instruct models)"},
+    {"ppl", cmd_ppl, "stream a text through the model under a cache policy: perplexity by position"},
     {"inspect", cmd_inspect, "show a model's configuration, tensors, parameter count and memory"},
     {"tokenize", cmd_tokenize, "print the token ids (and pieces) of a text"},
     {"bench", cmd_bench, "measure prefill/decode speed and the memory-bandwidth floor"},
