@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static void print_usage(const Opt *opts, const char *usage) {
     printf("%s\n\noptions:\n", usage);
@@ -129,3 +130,41 @@ int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg) {
     }
     return 0;
 }
+
+long current_rss_kb(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int has_chat_template(const Tokenizer *t) { return tokenizer_find(t, "<|im_start|>") >= 0; }
+
+int token_ends_turn(const Tokenizer *t, int id) {
+    for (int i = 0; i < 4; i++)
+        if (t->eot_ids[i] == id) return 1;
+    return 0;
+}
+
+// ANCHOR: chat_template
+char *chatml_turn(const char *role, const char *text) {
+    size_t n = strlen(role) + strlen(text) + 32;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "<|im_start|>%s\n%s<|im_end|>\n", role, text);
+    return s;
+}
+
+char *build_prompt(const Tokenizer *t, const char *prompt, const char *system, int raw) {
+    if (raw || !has_chat_template(t)) return strdup(prompt);
+    char *sys = chatml_turn("system", system), *user = chatml_turn("user", prompt);
+    size_t n = (sys ? strlen(sys) : 0) + (user ? strlen(user) : 0) + 32;
+    char *s = sys && user ? malloc(n) : NULL;
+    if (s) snprintf(s, n, "%s%s<|im_start|>assistant\n", sys, user);
+    free(sys);
+    free(user);
+    return s;
+}
+// END: chat_template

@@ -33,6 +33,15 @@ typedef struct {
 int load_model_and_tokenizer(Loaded *l, const char *model_path, const char *tokenizer_path, int need_tokenizer);
 void loaded_free(Loaded *l);
 void set_threads(int n);
+long current_rss_kb(void);
+
+// ChatML, SmolLM2-Instruct's template, for tokenizers that have <|im_start|>; else the prompt as is.
+#define SMOLLM2_SYSTEM "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+char *build_prompt(const Tokenizer *t, const char *prompt, const char *system, int raw);
+// One chat turn in ChatML: "<|im_start|>{role}\n{text}<|im_end|>\n" (malloc'ed).
+char *chatml_turn(const char *role, const char *text);
+int has_chat_template(const Tokenizer *t);
+int token_ends_turn(const Tokenizer *t, int id);
 double now_seconds(void);
 long peak_rss_kb(void);
 
@@ -58,6 +67,10 @@ int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg);
 
 int cmd_generate(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_memory(int argc, char **argv);
+int cmd_speed(int argc, char **argv);
+int cmd_streameval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

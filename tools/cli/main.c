@@ -12,7 +12,11 @@ typedef struct {
 
 static const Command COMMANDS[] = {
     {"generate", cmd_generate, "generate text from a prompt (chat template for instruct models)"},
+    {"chat", cmd_chat, "multi-turn chat with one cache carried across turns (/reset, /stats)"},
     {"ppl", cmd_ppl, "stream a text through the model under a cache policy: perplexity by position"},
+    {"memory", cmd_memory, "stream many tokens under a policy, reporting resident memory"},
+    {"speed", cmd_speed, "per-token latency of every policy at several cache sizes (vs re-computation)"},
+    {"streameval", cmd_streameval, "recall of facts d lines back under dense, window and sinks caches"},
     {"inspect", cmd_inspect, "show a model's configuration, tensors, parameter count and memory"},
     {"tokenize", cmd_tokenize, "print the token ids (and pieces) of a text"},
     {"bench", cmd_bench, "measure prefill/decode speed and the memory-bandwidth floor"},

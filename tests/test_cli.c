@@ -1,0 +1,133 @@
+// The streaming commands end to end, driven through pipes as a user (or a script) would:
+// chat keeps one cache across turns, generate --endless runs at constant memory, ppl, memory,
+// speed and streameval run and report, and bad sizes are refused with one line.
+#define _GNU_SOURCE
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+static char *run_cli(const char *args, const char *input, int *status) {
+    const char *cli = getenv("SINKS_CLI");
+    ck_assert_msg(cli != NULL, "SINKS_CLI is not set (run the tests through make)");
+    char in_path[] = "/tmp/sinks-cli-in-XXXXXX", cmd[4096];
+    int fd = mkstemp(in_path);
+    ck_assert(fd >= 0);
+    if (input) ck_assert(write(fd, input, strlen(input)) == (ssize_t)strlen(input));
+    close(fd);
+    snprintf(cmd, sizeof cmd, "%s %s --threads 1 < %s 2>/dev/null", cli, args, in_path);
+    FILE *p = popen(cmd, "r");
+    ck_assert(p != NULL);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    while ((n += fread(out + n, 1, cap - n - 1, p)) == cap - 1) out = realloc(out, cap *= 2);
+    out[n] = '\0';
+    *status = pclose(p);
+    unlink(in_path);
+    return out;
+}
+
+static const char *stories(void) {
+    static char p[1024];
+    snprintf(p, sizeof p, "--model %s/models/stories260K/stories260K.bin", shared_dir());
+    return p;
+}
+
+START_TEST(chat_carries_one_cache_across_turns) {
+    char args[1200];
+    snprintf(args, sizeof args, "chat %s --max-reply 20 --sinks 4 --window 60", stories());
+    int st;
+    char *out = run_cli(args, "Once upon a time\n/stats\nthere was a cat\n/stats\n/reset\n/stats\n", &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "chat failed: %s", out);
+    long seen[3];
+    int slots[3], cap[3];
+    char *p = out;
+    for (int i = 0; i < 3; i++) {
+        p = strstr(p, "[turns");
+        ck_assert_msg(p != NULL, "no /stats line %d in: %s", i, out);
+        char *q = strstr(p, "tokens seen ");
+        ck_assert(sscanf(q, "tokens seen %ld | cache %d/%d", &seen[i], &slots[i], &cap[i]) == 3);
+        p++;
+    }
+    ck_assert_int_gt(seen[1], seen[0]);           // the second turn added to the same cache...
+    ck_assert_int_le(slots[1], 64);               // ...which stays within sinks + window
+    ck_assert_int_eq(cap[0], cap[1]);             // allocated once
+    ck_assert_ptr_nonnull(strstr(out, "[conversation cleared]"));
+    ck_assert_int_eq(seen[2], 0);                 // /reset empties it
+    free(out);
+}
+END_TEST
+
+START_TEST(endless_generation_keeps_going) {
+    char args[1200];
+    snprintf(args, sizeof args, "generate %s --prompt \"\" --endless --steps 1500 --policy sinks --sinks 4 --window 60 --quiet", stories());
+    int st;
+    char *out = run_cli(args, NULL, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "generate --endless failed");
+    ck_assert_int_gt(strlen(out), 3000); // 1500 tokens of a 512-token vocabulary: well over 3000 bytes
+    free(out);
+    snprintf(args, sizeof args, "generate %s --prompt \"\" --endless --policy dense", stories());
+    out = run_cli(args, NULL, &st);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0); // dense cannot stream forever
+    free(out);
+}
+END_TEST
+
+START_TEST(ppl_memory_speed_streameval_run) {
+    char args[1600];
+    int st;
+    snprintf(args, sizeof args, "ppl %s --file %s --policy sinks --sinks 4 --window 60 --quiet", stories(), fixture_path("varied.txt"));
+    char *out = run_cli(args, NULL, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "| all |"), "ppl: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "memory %s --file %s --tokens 2000 --window 60", stories(), fixture_path("varied.txt"));
+    out = run_cli(args, NULL, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "| 2000 |"), "memory: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "speed %s --caches 64 --steps 3 --recompute-steps 2", stories());
+    out = run_cli(args, NULL, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "| 64 |"), "speed: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "streameval %s --lines 12 --every 3 --distances 2 --window 60", stories());
+    out = run_cli(args, NULL, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "| 2 |"), "streameval: %s", out);
+    free(out);
+}
+END_TEST
+
+START_TEST(impossible_cache_sizes_refused) {
+    const char *bad[][2] = {
+        {"--window 600", "exceeds the model's trained context of 512"},
+        {"--window 0", "--window must be >= 1"},
+        {"--sinks -2", "--sinks must be >= 0"},
+        {"--policy lru", "unknown policy 'lru'"},
+        {"--window 10 --chunk 20", "--chunk 20 must not exceed --window 10"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[1600];
+        snprintf(args, sizeof args, "ppl %s --file %s %s 2>&1", stories(), fixture_path("varied.txt"), bad[i][0]);
+        int st;
+        // stderr is wanted here: run through a shell that folds it into stdout
+        char cmd[2000];
+        snprintf(cmd, sizeof cmd, "%s %s", getenv("SINKS_CLI"), args);
+        FILE *p = popen(cmd, "r");
+        char buf[1024] = "";
+        size_t n = fread(buf, 1, sizeof buf - 1, p);
+        buf[n] = '\0';
+        st = pclose(p);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s accepted", bad[i][0]);
+        ck_assert_msg(strstr(buf, bad[i][1]) != NULL, "%s: said '%s'", bad[i][0], buf);
+    }
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, chat_carries_one_cache_across_turns);
+    tcase_add_test(tc, endless_generation_keeps_going);
+    tcase_add_test(tc, ppl_memory_speed_streameval_run);
+    tcase_add_test(tc, impossible_cache_sizes_refused);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
