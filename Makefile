@@ -119,11 +119,13 @@ fuzz: $(FUZZ_TARGETS)
 
 # ---- StreamingLLM experiments (long: benchmarks, not tests) ---------------------------------
 TEXT ?= $(SHARED)/data/war-and-peace.txt
+# the binary the experiments run (a frozen copy lets you keep building while they run)
+SINKS_BIN ?= $(CLI)
 STORIES := $(SHARED)/models/stories260K/stories260K.bin
 
 # Perplexity of dense, window, sinks and recompute over War and Peace (about 2 CPU-hours).
 results: $(CLI) $(MODEL)
-	SINKS=$(CLI) MODEL=$(MODEL) TEXT=$(TEXT) tools/results.sh
+	SINKS=$(SINKS_BIN) MODEL=$(MODEL) TEXT=$(TEXT) tools/results.sh
 	tools/results_tables.sh
 
 # Resident memory while streaming: flat for sinks, growing for dense.
@@ -131,18 +133,18 @@ memory: $(CLI) $(MODEL)
 	@mkdir -p data/results
 	{ echo '```'; \
 	  echo '$$ sinks memory --model stories260K.bin --file tinyshakespeare.txt --tokens 100000 --policy sinks --sinks 4 --window 508 --threads 1'; \
-	  $(CLI) memory --model $(STORIES) --file $(SHARED)/data/tinyshakespeare.txt --tokens 100000 --sinks 4 --window 508 --threads 1; \
+	  $(SINKS_BIN) memory --model $(STORIES) --file $(SHARED)/data/tinyshakespeare.txt --tokens 100000 --sinks 4 --window 508 --threads 1; \
 	  echo '$$ sinks memory --model stories260K.bin --file tinyshakespeare.txt --tokens 20000 --policy dense --threads 1'; \
-	  $(CLI) memory --model $(STORIES) --file $(SHARED)/data/tinyshakespeare.txt --tokens 20000 --policy dense --threads 1; \
+	  $(SINKS_BIN) memory --model $(STORIES) --file $(SHARED)/data/tinyshakespeare.txt --tokens 20000 --policy dense --threads 1; \
 	  echo '$$ sinks memory --file war-and-peace.txt --tokens 10000 --policy sinks --sinks 4 --window 1020'; \
-	  $(CLI) memory --model $(MODEL) --file $(TEXT) --tokens 10000 --sinks 4 --window 1020; \
+	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 10000 --sinks 4 --window 1020; \
 	  echo '$$ sinks memory --file war-and-peace.txt --tokens 8192 --policy dense'; \
-	  $(CLI) memory --model $(MODEL) --file $(TEXT) --tokens 8192 --policy dense; echo '```'; } | tee data/results/memory.md
+	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 8192 --policy dense; echo '```'; } | tee data/results/memory.md
 
 # Per-token latency of every policy at cache sizes 256..2048: sinks vs re-computation.
 speed: $(CLI) $(MODEL)
 	@mkdir -p data/results
-	$(CLI) speed --model $(MODEL) | tee data/results/speed.md
+	$(SINKS_BIN) speed --model $(MODEL) | tee data/results/speed.md
 
 # 10K tokens of endless generation with sinks and with window, kept for reading.
 ENDLESS_TOKENS ?= 10000
@@ -150,9 +152,9 @@ endless: $(CLI) $(MODEL)
 	@mkdir -p data/endless
 	for p in "sinks --sinks 4 --window 508" "window --window 512"; do \
 	    name=$${p%% *}; echo "== $$name: sinks generate --endless --steps $(ENDLESS_TOKENS) --policy $$p"; \
-	    $(CLI) generate --model $(MODEL) --endless --steps $(ENDLESS_TOKENS) --report 2000 --policy $$p \
+	    $(SINKS_BIN) generate --model $(MODEL) --endless --steps $(ENDLESS_TOKENS) --report 2000 --policy $$p \
 	        --prompt "Write a long story about a lighthouse keeper." --out data/endless/$$name.txt > /dev/null; done
 
 streameval: $(CLI) $(MODEL)
 	@mkdir -p data/results
-	$(CLI) streameval --model $(MODEL) | tee data/results/streameval.md
+	$(SINKS_BIN) streameval --model $(MODEL) | tee data/results/streameval.md

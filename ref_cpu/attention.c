@@ -31,6 +31,7 @@ void attention_forward(float *out, float *att, const float *q, const float *q_si
                 const float *qv = (j < sinks ? q_sink : q) + qo;
                 const float *kv = k_rot + (size_t)j * kv_dim + (size_t)kvh * head_dim;
                 float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                 for (int i = 0; i < head_dim; i++) s += qv[i] * kv[i];
                 a[j] = s * scale;
             }
@@ -40,6 +41,7 @@ void attention_forward(float *out, float *att, const float *q, const float *q_si
             for (int j = 0; j <= slot; j++) {
                 if (a[j] == 0.0f) continue;
                 const float *vv = v + (size_t)j * kv_dim + (size_t)kvh * head_dim;
+#pragma omp simd
                 for (int i = 0; i < head_dim; i++) o[i] += a[j] * vv[i];
             }
         }

@@ -122,6 +122,10 @@ int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg) {
     }
     p->n_sink = o->sinks;
     p->window = o->window;
+    if (p->window < 0) { // not given: the paper's 4+1020, shrunk to fit a shorter trained context
+        int sinks = p->kind == POLICY_SINKS ? p->n_sink : 0;
+        p->window = cfg->ctx_len - sinks < 1020 ? cfg->ctx_len - sinks : 1020;
+    }
     p->chunk = o->chunk;
     p->reference_prefill = o->reference_prefill;
     if (policy_validate(p, cfg, o->force, &err)) {

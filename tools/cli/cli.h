@@ -54,13 +54,13 @@ typedef struct {
 #define POLICY_OPTS(po)                                                                                  \
     {"--policy", OPT_STR, &(po).name, "KV cache policy: dense, window, sinks or recompute (default sinks)"}, \
     {"--sinks", OPT_INT, &(po).sinks, "sink tokens kept, for --policy sinks (default 4)"},              \
-    {"--window", OPT_INT, &(po).window, "recent tokens kept, or re-run by recompute (default 1020)"},   \
+    {"--window", OPT_INT, &(po).window, "recent tokens kept, or re-run by recompute (default 1020, or less to fit the trained context)"}, \
     {"--chunk", OPT_INT, &(po).chunk, "tokens per block when a long input is fed (default min(W, 256))"}, \
     {"--reference-prefill", OPT_FLAG, &(po).reference_prefill,                                          \
      "feed a long prompt as one dense pass, as the reference implementations do"},                       \
     {"--force", OPT_FLAG, &(po).force, "allow a cache larger than the trained context"}
 
-#define POLICY_DEFAULTS {"sinks", 4, 1020, 0, 0, 0}
+#define POLICY_DEFAULTS {"sinks", 4, -1, 0, 0, 0} // window -1: 1020, or what fits the trained context
 
 // Turns the options into a validated Policy for this model; prints the error and returns -1.
 int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg);
