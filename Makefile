@@ -23,8 +23,10 @@ CLI_SRC := $(wildcard tools/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_ENV := SINKS_MODEL=$(MODEL) SINKS_SHARED=$(SHARED) SINKS_CLI=$(abspath $(CLI)) OMP_NUM_THREADS=$(THREADS)
+TEST_ENV := SINKS_MODEL=$(MODEL) SINKS_SHARED=$(SHARED) SINKS_CLI=$(abspath $(CLI)) SINKS_BUILD=$(abspath $(BUILD)) \
+    OMP_NUM_THREADS=$(THREADS)
 
+.PHONY: book book-screenshots
 .PHONY: all test clean-test-log test-fast test-sanitize model clean help bench fuzz demo results memory speed endless streameval
 all: $(CLI) $(TESTS)
 
@@ -55,6 +57,28 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) $< $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
 
+# ---- the book -------------------------------------------------------------------------------
+BOOK := $(BUILD)/book
+$(BOOK): tools/book/book.c $(LIB)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS) -lcmark
+
+# The HTML book in book/site/ (not in git): listings pulled from the sources, links checked.
+book: $(BOOK)
+	$(BOOK) --out book/site
+
+# Chapter programs: build/chapters/chNN from chapters/NN-*/*.c; `make chNN` runs one.
+CH_SRC := $(wildcard chapters/*/*.c)
+CH_BIN := $(foreach f,$(CH_SRC),$(BUILD)/chapters/ch$(firstword $(subst -, ,$(notdir $(patsubst %/,%,$(dir $(f)))))))
+$(BUILD)/chapters/ch%: $(LIB) $(CH_SRC)
+	@mkdir -p $(dir $@)
+	@echo "CC chapters/$*-*/*.c"
+	@$(CC) $(CFLAGS) -Ichapters $(wildcard chapters/$*-*/*.c) $(LIB) -o $@ $(LDLIBS)
+all: $(BOOK) $(CH_BIN)
+
+ch%: $(BUILD)/chapters/ch% $(MODEL)
+	SINKS_MODEL=$(MODEL) SINKS_SHARED=$(SHARED) SINKS_CLI=$(abspath $(CLI)) ./chapters/run.sh $* $(abspath $(BUILD))
+
 # ---- the model ------------------------------------------------------------------------------
 MODEL_SHA256 := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 model: $(MODEL)
@@ -62,14 +86,14 @@ $(MODEL):
 	./tools/fetch_model.sh "$(MODEL_DIR)" "$(MODEL_SHA256)"
 
 # ---- tests ----------------------------------------------------------------------------------
-test-fast: $(CLI) $(TESTS) $(MODEL)
+test-fast: all $(MODEL)
 	@set -eo pipefail; for t in $(TESTS); do echo "== $$t"; $(TEST_ENV) $$t | tee -a $(BUILD)/test.log; done
 
 test-sanitize: $(MODEL)
 	$(MAKE) --no-print-directory BUILD=build-san \
 	    OPTFLAGS="-O1 -g -march=native -fvect-cost-model=dynamic -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@set -eo pipefail; for t in $(TESTS:$(BUILD)/%=build-san/%); do echo "== $$t (ASan+UBSan)"; \
-	    SINKS_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 $(TEST_ENV) SINKS_CLI=$(abspath build-san/sinks) $$t \
+	    SINKS_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 $(TEST_ENV) SINKS_CLI=$(abspath build-san/sinks) SINKS_BUILD=$(abspath build-san) $$t \
 	    | tee -a $(BUILD)/test.log; done
 
 test: clean-test-log test-fast test-sanitize
@@ -158,3 +182,12 @@ endless: $(CLI) $(MODEL)
 streameval: $(CLI) $(MODEL)
 	@mkdir -p data/results
 	$(SINKS_BIN) streameval --model $(MODEL) | tee data/results/streameval.md
+
+# Screenshots of the built book in headless Chromium (Debian's chromium package), so broken
+# rendering is seen, not guessed: book/site/screenshots/*.png.
+book-screenshots: book
+	@mkdir -p book/site/screenshots
+	@for page in index 04-llama 10-streaming-cache; do \
+	    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1600 \
+	        --screenshot=book/site/screenshots/$$page.png file://$(abspath book/site)/$$page.html 2>/dev/null; \
+	    echo "book/site/screenshots/$$page.png"; done

@@ -160,6 +160,7 @@ static int read_tensor_info(GGUF *g, Cursor *c, GGUFTensor *t, uint64_t idx, Err
     return 0;
 }
 
+// ANCHOR: gguf_parse
 int gguf_parse(GGUF *g, const void *data, size_t size, const char *name, Error *err) {
     memset(g, 0, sizeof *g);
     mapfile_from_memory(&g->file, data, size);
@@ -207,6 +208,7 @@ int gguf_parse(GGUF *g, const void *data, size_t size, const char *name, Error *
     }
     return check_tensor_set(g, err);
 }
+// END: gguf_parse
 
 int gguf_open(GGUF *g, const char *path, Error *err) {
     MappedFile f;

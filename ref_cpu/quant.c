@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+// ANCHOR: block_layouts
 // Block layouts (little-endian, packed), as ggml defines them:
 //   Q4_0: f16 d, 16 bytes of nibbles         x = (q - 8) * d        32 elements, 18 bytes
 //   Q4_1: f16 d, f16 m, 16 bytes of nibbles  x = q * d + m          32 elements, 20 bytes
@@ -10,6 +11,7 @@
 //   Q6_K: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d; 256 elements
 // In the 4-bit blocks element j (j < 16) is the low nibble of byte j and element j + 16 its
 // high nibble: the two halves of a block, not neighbours, share a byte.
+// END: block_layouts
 
 int ggml_block_size(uint32_t type) {
     switch (type) {
@@ -102,6 +104,7 @@ void dequantize(float *out, const void *src, uint32_t type, size_t n) {
             }
         }
         return;
+    // ANCHOR: dequant_q4_1
     case GGML_Q4_1:
         for (size_t b = 0; b < n / 32; b++, p += 20, out += 32) {
             float d = fp16_to_fp32(rd16(p)), m = fp16_to_fp32(rd16(p + 2));
@@ -111,6 +114,7 @@ void dequantize(float *out, const void *src, uint32_t type, size_t n) {
             }
         }
         return;
+        // END: dequant_q4_1
     case GGML_Q8_0:
         for (size_t b = 0; b < n / 32; b++, p += 34, out += 32) {
             float d = fp16_to_fp32(rd16(p));

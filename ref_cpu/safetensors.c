@@ -54,6 +54,7 @@ static int by_data(const void *a, const void *b) {
     return x->data < y->data ? -1 : x->data > y->data;
 }
 
+// ANCHOR: safetensors_parse
 int safetensors_parse(SafeTensors *st, const void *buf, size_t size, const char *name, Error *err) {
     uint64_t hlen;
     if (size < 8) return err_set(err, "%s: too short for a safetensors file", name);
@@ -62,6 +63,7 @@ int safetensors_parse(SafeTensors *st, const void *buf, size_t size, const char 
         return err_set(err, "%s: header length %llu does not fit the file", name, (unsigned long long)hlen);
     const uint8_t *data = (const uint8_t *)buf + 8 + hlen;
     size_t data_size = size - 8 - hlen;
+    // END: safetensors_parse
     cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, hlen);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);

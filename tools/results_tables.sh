@@ -1,48 +1,63 @@
 #!/bin/bash
-# Builds data/results/streaming.md and .csv from the `sinks ppl` outputs in out/results/.
+# Builds the result tables in data/results/ from the per-token losses that tools/results.sh
+# wrote (out/results/NAME.csv: position,token,nll). Perplexity = exp(mean nll) over a range of
+# positions of the predicted token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IN=out/results
 OUT=data/results
 mkdir -p "$OUT"
-ranges="0K-1K 1K-2K 2K-4K 4K-8K 8K-16K 16K-32K all"
-row() { # name -> perplexity per range, "-" where the run did not reach it
-    local f=$IN/$1.txt
-    for r in $ranges; do
-        v=$(awk -F'|' -v r="$r" '{gsub(/ /, "", $2)} $2 == r {gsub(/ /, "", $4); print $4}' "$f" 2>/dev/null)
-        printf ' %s |' "${v:--}"
-    done
+
+# ppl NAME LO HI: perplexity over positions [LO, HI), "-" if the run did not cover all of it.
+ppl() {
+    local f=$IN/$1.csv
+    [ -f "$f" ] || { echo "-"; return; }
+    awk -F, -v lo="$2" -v hi="$3" 'NR > 1 && $1 >= lo && $1 < hi { s += $3; n++; m = $1 }
+        END { if (n > 0 && m >= hi - 1) printf "%.2f", exp(s / n); else printf "-" }' "$f"
 }
-csv_row() {
-    local f=$IN/$1.txt
-    printf '%s' "$1"
-    for r in $ranges; do
-        v=$(awk -F'|' -v r="$r" '{gsub(/ /, "", $2)} $2 == r {gsub(/ /, "", $4); print $4}' "$f" 2>/dev/null)
-        printf ',%s' "$v"
-    done
-    echo
-}
-{
-    echo "# Streaming perplexity: SmolLM2-135M-Instruct on War and Peace"
-    echo
-    echo "Perplexity by position of the predicted token (lower is better), every token fed one at a"
-    echo "time on the decode path. Made by \`make results\` (tools/results.sh, then this script); each"
-    echo "row's command is \`build/sinks ppl --file ../shared/data/war-and-peace.txt --threads 1\` with"
-    echo "the options shown. SmolLM2-135M's trained context is 8192 tokens (llama.context_length)."
-    echo
-    echo "| run | options | 0-1K | 1-2K | 2-4K | 4-8K | 8-16K | 16-32K | all |"
-    echo "|---|---|---|---|---|---|---|---|---|"
-    grep -v '^#' tools/results.sh | awk -F'|' '/^[a-z_0-9+]+\|--policy/ {print $1 "|" $2}' | while IFS='|' read -r name args; do
-        [ -f "$IN/$name.txt" ] || continue
-        printf '| %s | `%s` |' "$name" "$args"
-        row "$name"
+args() { awk -F'|' -v n="$1" '$1 == n { print $2 }' tools/results.sh; }
+
+table() { # TITLE FILE RANGES NAMES...
+    local title=$1 file=$2 ranges=$3
+    shift 3
+    {
+        echo "$title"
         echo
-    done
-} > "$OUT/streaming.md"
+        printf '| run | `sinks ppl` options |'
+        for r in $ranges; do printf ' %s |' "${r##*:}"; done
+        echo
+        printf '|---|---|'
+        for r in $ranges; do printf -- '---|'; done
+        echo
+        for name in "$@"; do
+            [ -f "$IN/$name.csv" ] || continue
+            printf '| %s | `%s` |' "$name" "$(args "$name")"
+            for r in $ranges; do
+                lo=${r%%:*} rest=${r#*:}
+                printf ' %s |' "$(ppl "$name" "$lo" "${rest%%:*}")"
+            done
+            echo
+        done
+    } > "$OUT/$file"
+}
+
+table "Perplexity on War and Peace by position of the predicted token (SmolLM2-135M-Instruct, trained context 8192)." \
+    streaming.md "1:1024:0-1K 1024:2048:1-2K 2048:4096:2-4K 4096:8192:4-8K 8192:12288:8-12K 12288:16384:12-16K 16384:20001:16-20K" \
+    dense_16k window_1024 sinks_4+1020
+table "Re-computation, the quality oracle, beside window and sinks at the same small cache (256 tokens), first 512 tokens." \
+    recompute.md "1:256:0-256 256:513:256-512" recompute_256 window_256 sinks_4+252
+table "Sink tokens at a fixed cache of 1024 (window 1024 is 0 sinks), first 4096 tokens." \
+    sinks_count.md "1:1024:0-1K 1024:2048:1-2K 2048:4097:2-4K" window_1024 sinks_1+1023 sinks_2+1022 sinks_4+1020 sinks_8+1016
+table "Cache size: window vs 4 sinks + window, first 4096 tokens." \
+    cache_sizes.md "1:1024:0-1K 1024:2048:1-2K 2048:4097:2-4K" window_256 sinks_4+252 window_512 sinks_4+508 window_1024 sinks_4+1020 \
+    window_2048 sinks_4+2044
 {
-    echo "run,0-1K,1-2K,2-4K,4-8K,8-16K,16-32K,all"
-    grep -v '^#' tools/results.sh | awk -F'|' '/^[a-z_0-9+]+\|--policy/ {print $1}' | while read -r name; do
-        [ -f "$IN/$name.txt" ] && csv_row "$name"
+    echo "run,lo,hi,perplexity"
+    for f in "$IN"/*.csv; do
+        name=$(basename "$f" .csv)
+        for r in 1:1024 1024:2048 2048:4096 4096:8192 8192:16384 16384:20000; do
+            echo "$name,${r%%:*},${r##*:},$(ppl "$name" "${r%%:*}" "${r##*:}")"
+        done
     done
 } > "$OUT/streaming.csv"
-echo "wrote $OUT/streaming.md and $OUT/streaming.csv"
+echo "wrote $OUT/streaming.md recompute.md sinks_count.md cache_sizes.md streaming.csv"

@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include "mapfile.h"
+
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -172,3 +174,23 @@ char *build_prompt(const Tokenizer *t, const char *prompt, const char *system, i
     return s;
 }
 // END: chat_template
+
+int load_for_streaming(Loaded *L, Policy *pol, const char *model, const char *tokenizer, const PolicyOpts *po,
+                       int threads) {
+    set_threads(threads);
+    if (load_model_and_tokenizer(L, resolve_model(model), tokenizer, 1)) return 1;
+    if (policy_from_opts(pol, po, &L->model.cfg)) {
+        loaded_free(L);
+        return 2;
+    }
+    return 0;
+}
+
+int tokenize_file(const Tokenizer *t, const char *path, int add_bos, TokenList *out, Error *err) {
+    size_t len;
+    char *text = read_text_file(path, &len, err);
+    if (!text) return -1;
+    int rc = tokenizer_encode(t, text, len, add_bos, out, err);
+    free(text);
+    return rc;
+}

@@ -64,6 +64,13 @@ typedef struct {
 
 // Turns the options into a validated Policy for this model; prints the error and returns -1.
 int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg);
+// What every streaming command starts with: threads, model and tokenizer, the cache policy.
+// Returns 0, or the exit code (1: the model would not load, 2: bad policy options), with the
+// error printed and nothing left to free.
+int load_for_streaming(Loaded *L, Policy *pol, const char *model, const char *tokenizer, const PolicyOpts *po,
+                       int threads);
+// The ids of a whole text file.
+int tokenize_file(const Tokenizer *t, const char *path, int add_bos, TokenList *out, Error *err);
 
 int cmd_generate(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);

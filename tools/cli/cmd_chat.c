@@ -106,14 +106,10 @@ int cmd_chat(int argc, char **argv) {
         fprintf(stderr, "error: --max-reply must be > 0\n");
         return 2;
     }
-    set_threads(threads);
     Loaded L;
-    if (load_model_and_tokenizer(&L, resolve_model(model), NULL, 1)) return 1;
     Policy pol;
-    if (policy_from_opts(&pol, &po, &L.model.cfg)) {
-        loaded_free(&L);
-        return 2;
-    }
+    int lr = load_for_streaming(&L, &pol, model, NULL, &po, threads);
+    if (lr) return lr;
     Error err = {{0}};
     Stream st;
     Sampler sampler = {0};

@@ -45,15 +45,11 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "error: --steps must be >= 0 and --report > 0\n");
         return 2;
     }
-    set_threads(threads);
     Loaded L;
-    if (load_model_and_tokenizer(&L, resolve_model(model), tokenizer, 1)) return 1;
-    const Config *cfg = &L.model.cfg;
     Policy pol;
-    if (policy_from_opts(&pol, &po, cfg)) {
-        loaded_free(&L);
-        return 2;
-    }
+    int lr = load_for_streaming(&L, &pol, model, tokenizer, &po, threads);
+    if (lr) return lr;
+    const Config *cfg = &L.model.cfg;
     Error err = {{0}};
     char *text = build_prompt(&L.tok, prompt, system, raw);
     TokenList ids = {0};

@@ -28,23 +28,17 @@ int cmd_memory(int argc, char **argv) {
         fprintf(stderr, "error: --file is required and --tokens must be > 0\n");
         return 2;
     }
-    set_threads(threads);
     Loaded L;
-    if (load_model_and_tokenizer(&L, resolve_model(model), NULL, 1)) return 1;
     Policy pol;
-    if (policy_from_opts(&pol, &po, &L.model.cfg)) {
-        loaded_free(&L);
-        return 2;
-    }
+    int lr = load_for_streaming(&L, &pol, model, NULL, &po, threads);
+    if (lr) return lr;
     Error err = {{0}};
-    size_t len;
-    char *text = read_text_file(file, &len, &err);
     TokenList ids = {0};
     Stream st;
     memset(&st, 0, sizeof st);
     float *logits = malloc((size_t)L.model.cfg.vocab_size * sizeof(float));
     int rc = 1;
-    if (!text || !logits || tokenizer_encode(&L.tok, text, len, 0, &ids, &err)) goto done;
+    if (!logits || tokenize_file(&L.tok, file, 0, &ids, &err)) goto done;
     if (ids.n == 0) {
         err_set(&err, "%s: no tokens", file);
         goto done;
@@ -75,7 +69,6 @@ done:
     if (rc) fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
     stream_free(&st);
     free(logits);
-    free(text);
     tokenlist_free(&ids);
     loaded_free(&L);
     return rc;

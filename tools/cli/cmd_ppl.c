@@ -50,25 +50,19 @@ int cmd_ppl(int argc, char **argv) {
         fprintf(stderr, "error: --max-tokens and --skip must be >= 0\n");
         return 2;
     }
-    set_threads(threads);
     Loaded L;
-    if (load_model_and_tokenizer(&L, resolve_model(model), NULL, 1)) return 1;
-    const Config *cfg = &L.model.cfg;
     Policy pol;
-    if (policy_from_opts(&pol, &po, cfg)) {
-        loaded_free(&L);
-        return 2;
-    }
+    int lr = load_for_streaming(&L, &pol, model, NULL, &po, threads);
+    if (lr) return lr;
+    const Config *cfg = &L.model.cfg;
     Error err = {{0}};
-    size_t len;
-    char *text = read_text_file(file, &len, &err);
     TokenList ids = {0};
     int rc = 1;
     FILE *out = NULL;
     float *logits = NULL;
     Stream st;
     memset(&st, 0, sizeof st);
-    if (!text || tokenizer_encode(&L.tok, text, len, 1, &ids, &err)) goto done;
+    if (tokenize_file(&L.tok, file, 1, &ids, &err)) goto done;
     if (skip >= ids.n - 1) {
         err_set(&err, "%s: --skip %d leaves nothing of its %d tokens", file, skip, ids.n);
         goto done;
@@ -125,7 +119,6 @@ done:
     if (out) fclose(out);
     free(logits);
     stream_free(&st);
-    free(text);
     tokenlist_free(&ids);
     loaded_free(&L);
     return rc;
