@@ -160,10 +160,10 @@ memory: $(CLI) $(MODEL)
 	  $(SINKS_BIN) memory --model $(STORIES) --file $(SHARED)/data/tinyshakespeare.txt --tokens 100000 --sinks 4 --window 508 --threads 1; \
 	  echo '$$ sinks memory --model stories260K.bin --file tinyshakespeare.txt --tokens 20000 --policy dense --threads 1'; \
 	  $(SINKS_BIN) memory --model $(STORIES) --file $(SHARED)/data/tinyshakespeare.txt --tokens 20000 --policy dense --threads 1; \
-	  echo '$$ sinks memory --file war-and-peace.txt --tokens 10000 --policy sinks --sinks 4 --window 1020'; \
-	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 10000 --sinks 4 --window 1020; \
-	  echo '$$ sinks memory --file war-and-peace.txt --tokens 8192 --policy dense'; \
-	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 8192 --policy dense; echo '```'; } | tee data/results/memory.md
+	  echo '$$ sinks memory --file war-and-peace.txt --tokens 4096 --policy sinks --sinks 4 --window 1020'; \
+	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 4096 --sinks 4 --window 1020; \
+	  echo '$$ sinks memory --file war-and-peace.txt --tokens 4096 --policy dense'; \
+	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 4096 --policy dense; echo '```'; } | tee data/results/memory.md
 
 # Per-token latency of every policy at cache sizes 256..2048: sinks vs re-computation.
 speed: $(CLI) $(MODEL)

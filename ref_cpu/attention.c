@@ -14,35 +14,46 @@ void attention_forward(float *out, float *att, const float *q, const float *q_si
                        int head_dim, int capacity) {
     int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
     float scale = 1.0f / sqrtf((float)head_dim);
+    // One task per key/value head and query: the `group` query heads that share a key/value
+    // head (grouped-query attention) are scored together, so each key and value is read once.
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int h = 0; h < n_heads; h++) {
+    for (int kvh = 0; kvh < n_kv_heads; kvh++) {
         for (int t = 0; t < T; t++) {
-            int kvh = h / group; // grouped-query attention: heads share a key/value head
             int slot = n_past + t, start = attention_window_start(slot, n_sink, window);
             int sinks = n_sink < slot ? n_sink : slot;
-            size_t qo = ((size_t)t * n_heads + h) * head_dim;
-            float *a = att + ((size_t)h * T + t) * capacity;
+            int h0 = kvh * group;
             // scores: the sinks, then the window up to and including the query's own slot
             for (int j = 0; j <= slot; j++) {
-                if (j >= sinks && j < start) {
-                    a[j] = -INFINITY; // evicted, as far as this query is concerned
-                    continue;
-                }
-                const float *qv = (j < sinks ? q_sink : q) + qo;
+                int hidden = j >= sinks && j < start; // evicted, as far as this query is concerned
                 const float *kv = k_rot + (size_t)j * kv_dim + (size_t)kvh * head_dim;
-                float s = 0.0f;
+                for (int g = 0; g < group; g++) {
+                    float *a = att + ((size_t)(h0 + g) * T + t) * capacity;
+                    if (hidden) {
+                        a[j] = -INFINITY;
+                        continue;
+                    }
+                    const float *qv = (j < sinks ? q_sink : q) + ((size_t)t * n_heads + h0 + g) * head_dim;
+                    float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-                for (int i = 0; i < head_dim; i++) s += qv[i] * kv[i];
-                a[j] = s * scale;
+                    for (int i = 0; i < head_dim; i++) s += qv[i] * kv[i];
+                    a[j] = s * scale;
+                }
             }
-            softmax_forward(a, slot + 1);
-            float *o = out + qo;
-            for (int i = 0; i < head_dim; i++) o[i] = 0.0f;
+            for (int g = 0; g < group; g++) {
+                softmax_forward(att + ((size_t)(h0 + g) * T + t) * capacity, slot + 1);
+                float *o = out + ((size_t)t * n_heads + h0 + g) * head_dim;
+                for (int i = 0; i < head_dim; i++) o[i] = 0.0f;
+            }
+            // out = probabilities @ values, one pass over the values
             for (int j = 0; j <= slot; j++) {
-                if (a[j] == 0.0f) continue;
+                if (j >= sinks && j < start) continue;
                 const float *vv = v + (size_t)j * kv_dim + (size_t)kvh * head_dim;
+                for (int g = 0; g < group; g++) {
+                    float p = att[((size_t)(h0 + g) * T + t) * capacity + j];
+                    float *o = out + ((size_t)t * n_heads + h0 + g) * head_dim;
 #pragma omp simd
-                for (int i = 0; i < head_dim; i++) o[i] += a[j] * vv[i];
+                    for (int i = 0; i < head_dim; i++) o[i] += p * vv[i];
+                }
             }
         }
     }

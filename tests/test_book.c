@@ -66,7 +66,8 @@ static char *mini_book(const char *chapter_md, int *status) {
     snprintf(p, sizeof p, "%s/ref_cpu/x.c", dir);
     write_file(p, "// ANCHOR: one\nint one;\n// END: one\n// ANCHOR: two\nint two;\n// END: two\n");
     snprintf(p, sizeof p, "%s/chapters/01-a/chapter.md", dir), write_file(p, chapter_md);
-    snprintf(cmd, sizeof cmd, "%s/book --root %s --out %s/site 2>&1; rm -rf %s", build_dir(), dir, dir, dir);
+    snprintf(cmd, sizeof cmd, "%s/book --root %s --out %s/site 2>&1; rc=$?; rm -rf %s; exit $rc", build_dir(), dir,
+             dir, dir);
     return capture(cmd, status);
 }
 
