@@ -213,11 +213,11 @@ static void write_page(const char *out_dir, const Chapter *ch, int n, int i) {
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                "<title>%s</title><link rel=\"stylesheet\" href=\"style.css\"></head>\n<body>\n<nav class=\"toc\">"
-               "<a class=\"home\" href=\"index.html\">Attention sinks, in C</a><ol>\n",
+               "<a class=\"home\" href=\"index.html\">Attention sinks, in C</a><ul>\n",
             i < 0 ? "Attention sinks, in C" : ch[i].title);
     for (int k = 0; k < n; k++)
         fprintf(f, "<li%s><a href=\"%s.html\">%s</a></li>\n", k == i ? " class=\"here\"" : "", ch[k].dir, ch[k].title);
-    fprintf(f, "</ol></nav>\n<main>\n");
+    fprintf(f, "</ul></nav>\n<main>\n");
     if (i < 0) {
         char *intro = NULL;
         char ip[1024];
@@ -229,9 +229,9 @@ static void write_page(const char *out_dir, const Chapter *ch, int n, int i) {
             free(h);
             free(intro);
         }
-        fprintf(f, "<h2>Chapters</h2><ol>\n");
+        fprintf(f, "<h2>Chapters</h2><ul class=\"chapters\">\n");
         for (int k = 0; k < n; k++) fprintf(f, "<li><a href=\"%s.html\">%s</a></li>\n", ch[k].dir, ch[k].title);
-        fprintf(f, "</ol>\n");
+        fprintf(f, "</ul>\n");
     } else {
         fputs(ch[i].html, f);
         fprintf(f, "<nav class=\"pager\">");
