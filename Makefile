@@ -160,10 +160,10 @@ memory: $(CLI) $(MODEL)
 	  $(SINKS_BIN) memory --model $(STORIES) --file $(SHARED)/data/tinyshakespeare.txt --tokens 100000 --sinks 4 --window 508 --threads 1; \
 	  echo '$$ sinks memory --model stories260K.bin --file tinyshakespeare.txt --tokens 20000 --policy dense --threads 1'; \
 	  $(SINKS_BIN) memory --model $(STORIES) --file $(SHARED)/data/tinyshakespeare.txt --tokens 20000 --policy dense --threads 1; \
-	  echo '$$ sinks memory --file war-and-peace.txt --tokens 4096 --policy sinks --sinks 4 --window 1020'; \
-	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 4096 --sinks 4 --window 1020; \
-	  echo '$$ sinks memory --file war-and-peace.txt --tokens 4096 --policy dense'; \
-	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 4096 --policy dense; echo '```'; } | tee data/results/memory.md
+	  echo '$$ sinks memory --file war-and-peace.txt --tokens 2048 --policy sinks --sinks 4 --window 1020'; \
+	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 2048 --sinks 4 --window 1020; \
+	  echo '$$ sinks memory --file war-and-peace.txt --tokens 2048 --policy dense'; \
+	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 2048 --policy dense; echo '```'; } | tee data/results/memory.md
 
 # Per-token latency of every policy at cache sizes 256..2048: sinks vs re-computation.
 speed: $(CLI) $(MODEL)
@@ -181,7 +181,7 @@ endless: $(CLI) $(MODEL)
 
 streameval: $(CLI) $(MODEL)
 	@mkdir -p data/results
-	$(SINKS_BIN) streameval --model $(MODEL) | tee data/results/streameval.md
+	$(SINKS_BIN) streameval --model $(MODEL) --lines 80 --distances 2,5,10,20 | tee data/results/streameval.md
 
 # Screenshots of the built book in headless Chromium (Debian's chromium package), so broken
 # rendering is seen, not guessed: book/site/screenshots/*.png.

@@ -322,20 +322,17 @@ END_TEST
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sinks-badinput-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
-    Suite *s = suite_create("badinput");
-    TCase *tc = tcase_create("badinput");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, gguf_every_truncation_fails);
-    tcase_add_test(tc, gguf_corrupt_headers_fail);
-    tcase_add_test(tc, gguf_unknown_architecture);
-    tcase_add_test(tc, hf_bad_configs);
-    tcase_add_test(tc, safetensors_bad_files);
-    tcase_add_test(tc, llama2c_bad_files);
-    tcase_add_test(tc, tokenizer_bad_files);
-    tcase_add_test(tc, out_of_range_tokens_and_full_cache);
-    tcase_add_test(tc, cli_errors);
-    suite_add_tcase(s, tc);
-    int rc = run_suite(s);
+    const TTest *tests[] = {
+        gguf_every_truncation_fails,
+        gguf_corrupt_headers_fail,
+        gguf_unknown_architecture,
+        hf_bad_configs,
+        safetensors_bad_files,
+        llama2c_bad_files,
+        tokenizer_bad_files,
+        out_of_range_tokens_and_full_cache,
+        cli_errors};
+    int rc = run_tests("badinput", 300, tests, (int)(sizeof tests / sizeof *tests));
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) return 1;

@@ -133,12 +133,8 @@ START_TEST(chapter_programs) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("book");
-    TCase *tc = tcase_create("book");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, book_builds_with_working_links);
-    tcase_add_test(tc, book_fails_on_missing_or_unused_markers);
-    tcase_add_test(tc, chapter_programs);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    RUN_TESTS("book", 300,
+              book_builds_with_working_links,
+              book_fails_on_missing_or_unused_markers,
+              chapter_programs);
 }

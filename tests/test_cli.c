@@ -121,13 +121,9 @@ START_TEST(impossible_cache_sizes_refused) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("cli");
-    TCase *tc = tcase_create("cli");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, chat_carries_one_cache_across_turns);
-    tcase_add_test(tc, endless_generation_keeps_going);
-    tcase_add_test(tc, ppl_memory_speed_streameval_run);
-    tcase_add_test(tc, impossible_cache_sizes_refused);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    RUN_TESTS("cli", 600,
+              chat_carries_one_cache_across_turns,
+              endless_generation_keeps_going,
+              ppl_memory_speed_streameval_run,
+              impossible_cache_sizes_refused);
 }

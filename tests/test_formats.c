@@ -125,13 +125,10 @@ START_TEST(llama2c_header) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("formats");
-    TCase *tc = tcase_create("formats");
-    tcase_add_test(tc, gguf_metadata_types);
-    tcase_add_test(tc, gguf_dequantize_matches_gguf_py);
-    tcase_add_test(tc, fp16_edge_cases);
-    tcase_add_test(tc, safetensors_sharded);
-    tcase_add_test(tc, llama2c_header);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    RUN_TESTS("formats", 60,
+              gguf_metadata_types,
+              gguf_dequantize_matches_gguf_py,
+              fp16_edge_cases,
+              safetensors_sharded,
+              llama2c_header);
 }

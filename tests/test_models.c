@@ -184,16 +184,12 @@ START_TEST(smollm2_matches_hf) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("models");
-    TCase *tc = tcase_create("forward");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, stories260k_greedy_matches_provenance);
-    tcase_add_test(tc, stories_prefill_then_decode);
-    tcase_add_test(tc, neox_parallel_matches_hf);
-    tcase_add_test(tc, neox_sequential_matches_hf);
-    tcase_add_test(tc, neox_prefill_then_decode);
-    tcase_add_test(tc, llama_hf_matches_hf);
-    tcase_add_test(tc, smollm2_matches_hf);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    RUN_TESTS("models", 600,
+              stories260k_greedy_matches_provenance,
+              stories_prefill_then_decode,
+              neox_parallel_matches_hf,
+              neox_sequential_matches_hf,
+              neox_prefill_then_decode,
+              llama_hf_matches_hf,
+              smollm2_matches_hf);
 }

@@ -263,15 +263,11 @@ START_TEST(impossible_sizes_rejected) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("stream");
-    TCase *tc = tcase_create("stream");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, eviction_order_and_positions);
-    tcase_add_test(tc, equal_to_dense_until_the_cache_fills);
-    tcase_add_test(tc, chunked_prefill_equals_token_by_token);
-    tcase_add_test(tc, reference_prefill_is_one_dense_pass);
-    tcase_add_test(tc, pre_rotary_cache_equals_rerotating_cache);
-    tcase_add_test(tc, impossible_sizes_rejected);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    RUN_TESTS("stream", 600,
+              eviction_order_and_positions,
+              equal_to_dense_until_the_cache_fills,
+              chunked_prefill_equals_token_by_token,
+              reference_prefill_is_one_dense_pass,
+              pre_rotary_cache_equals_rerotating_cache,
+              impossible_sizes_rejected);
 }

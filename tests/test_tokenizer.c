@@ -141,15 +141,11 @@ START_TEST(invalid_utf8_input) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("tokenizer");
-    TCase *tc = tcase_create("tokenizer");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, smollm2_ids_match_hf);
-    tcase_add_test(tc, neox_ids_match_hf);
-    tcase_add_test(tc, spm_byte_fallback);
-    tcase_add_test(tc, spm_merges_to_whole_words);
-    tcase_add_test(tc, stream_decode_never_splits_a_character);
-    tcase_add_test(tc, invalid_utf8_input);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    RUN_TESTS("tokenizer", 300,
+              smollm2_ids_match_hf,
+              neox_ids_match_hf,
+              spm_byte_fallback,
+              spm_merges_to_whole_words,
+              stream_decode_never_splits_a_character,
+              invalid_utf8_input);
 }

@@ -90,13 +90,23 @@ static inline int argmax_f(const float *x, int n) {
     return b;
 }
 
-// Runs a Check suite and returns the process exit code.
-static inline int run_suite(Suite *s) {
+// Runs tests[n] as one Check suite (timeout in seconds per test); returns the exit code.
+static inline int run_tests(const char *name, int timeout, const TTest *const *tests, int n) {
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, timeout);
+    for (int i = 0; i < n; i++) tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;
 }
+#define RUN_TESTS(name, timeout, ...)                                               \
+    do {                                                                          \
+        const TTest *tests_[] = {__VA_ARGS__};                                    \
+        return run_tests(name, timeout, tests_, (int)(sizeof tests_ / sizeof *tests_)); \
+    } while (0)
 
 #endif

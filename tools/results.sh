@@ -26,7 +26,9 @@ window_512|--policy window --window 512 --max-tokens 4096
 sinks_4+508|--policy sinks --sinks 4 --window 508 --max-tokens 4096
 window_2048|--policy window --window 2048 --max-tokens 4096
 sinks_4+2044|--policy sinks --sinks 4 --window 2044 --max-tokens 4096
-recompute_256|--policy recompute --window 256 --max-tokens 512
+recompute_128|--policy recompute --window 128 --max-tokens 384
+window_128|--policy window --window 128 --max-tokens 384
+sinks_4+124|--policy sinks --sinks 4 --window 124 --max-tokens 384
 "
 want=" $* "
 echo "$JOBS" | while IFS='|' read -r name args; do

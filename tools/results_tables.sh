@@ -44,8 +44,8 @@ table() { # TITLE FILE RANGES NAMES...
 table "Perplexity on War and Peace by position of the predicted token (SmolLM2-135M-Instruct, trained context 8192)." \
     streaming.md "1:1024:0-1K 1024:2048:1-2K 2048:4096:2-4K 4096:8192:4-8K 8192:12288:8-12K 12288:16384:12-16K 16384:20001:16-20K" \
     dense_16k window_1024 sinks_4+1020
-table "Re-computation, the quality oracle, beside window and sinks at the same small cache (256 tokens), first 512 tokens." \
-    recompute.md "1:256:0-256 256:513:256-512" recompute_256 window_256 sinks_4+252
+table "Re-computation, the quality oracle, beside window and sinks at the same small cache (128 tokens), first 384 tokens." \
+    recompute.md "1:128:0-128 128:385:128-384" recompute_128 window_128 sinks_4+124
 table "Sink tokens at a fixed cache of 1024 (window 1024 is 0 sinks), first 4096 tokens." \
     sinks_count.md "1:1024:0-1K 1024:2048:1-2K 2048:4097:2-4K" window_1024 sinks_1+1023 sinks_2+1022 sinks_4+1020 sinks_8+1016
 table "Cache size: window vs 4 sinks + window, first 4096 tokens." \
