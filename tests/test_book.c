@@ -10,17 +10,6 @@
 
 static const char *build_dir(void) { return env_or("SINKS_BUILD", "build"); }
 
-static char *capture(const char *cmd, int *status) {
-    FILE *p = popen(cmd, "r");
-    ck_assert(p != NULL);
-    size_t cap = 1 << 16, n = 0;
-    char *out = malloc(cap);
-    while ((n += fread(out + n, 1, cap - n - 1, p)) == cap - 1) out = realloc(out, cap *= 2);
-    out[n] = '\0';
-    *status = pclose(p);
-    return out;
-}
-
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     ck_assert(f != NULL);

@@ -15,13 +15,7 @@ static char *run_cli(const char *args, const char *input, int *status) {
     if (input) ck_assert(write(fd, input, strlen(input)) == (ssize_t)strlen(input));
     close(fd);
     snprintf(cmd, sizeof cmd, "%s %s --threads 1 < %s 2>/dev/null", cli, args, in_path);
-    FILE *p = popen(cmd, "r");
-    ck_assert(p != NULL);
-    size_t cap = 1 << 16, n = 0;
-    char *out = malloc(cap);
-    while ((n += fread(out + n, 1, cap - n - 1, p)) == cap - 1) out = realloc(out, cap *= 2);
-    out[n] = '\0';
-    *status = pclose(p);
+    char *out = capture(cmd, status);
     unlink(in_path);
     return out;
 }
@@ -106,16 +100,13 @@ START_TEST(impossible_cache_sizes_refused) {
         char args[1600];
         snprintf(args, sizeof args, "ppl %s --file %s %s 2>&1", stories(), fixture_path("varied.txt"), bad[i][0]);
         int st;
-        // stderr is wanted here: run through a shell that folds it into stdout
+        // stderr is wanted here: the `2>&1` in args folds it into what is captured
         char cmd[2000];
         snprintf(cmd, sizeof cmd, "%s %s", getenv("SINKS_CLI"), args);
-        FILE *p = popen(cmd, "r");
-        char buf[1024] = "";
-        size_t n = fread(buf, 1, sizeof buf - 1, p);
-        buf[n] = '\0';
-        st = pclose(p);
+        char *buf = capture(cmd, &st);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s accepted", bad[i][0]);
         ck_assert_msg(strstr(buf, bad[i][1]) != NULL, "%s: said '%s'", bad[i][0], buf);
+        free(buf);
     }
 }
 END_TEST

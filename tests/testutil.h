@@ -90,6 +90,18 @@ static inline int argmax_f(const float *x, int n) {
     return b;
 }
 
+// Runs a shell command and returns everything it printed (malloc'ed); *status as pclose gives it.
+static inline char *capture(const char *cmd, int *status) {
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "cannot run %s", cmd);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    while ((n += fread(out + n, 1, cap - n - 1, p)) == cap - 1) out = realloc(out, cap *= 2);
+    out[n] = '\0';
+    *status = pclose(p);
+    return out;
+}
+
 // Runs tests[n] as one Check suite (timeout in seconds per test); returns the exit code.
 static inline int run_tests(const char *name, int timeout, const TTest *const *tests, int n) {
     Suite *s = suite_create(name);
