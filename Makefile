@@ -11,23 +11,25 @@ PKGS    := libcjson libpcre2-8 libpng libutf8proc
 # gcc 12's -O2 vectorises only loops it deems "very cheap", which leaves the dot product of every
 # matmul scalar; the dynamic cost model lets `omp simd` do its job (2x faster decode).
 OPTFLAGS ?= -O2 -march=native -fvect-cost-model=dynamic
-CFLAGS  := $(OPTFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fopenmp -Iref_cpu $(shell pkg-config --cflags $(PKGS))
+CFLAGS  := $(OPTFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fopenmp -Iref_cpu -Itools/plot $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
 CHECK_LIBS := $(shell pkg-config --libs check)
 
 LIB_SRC := $(wildcard ref_cpu/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libref.a
+PLOT_SRC := $(wildcard tools/plot/*.c)
+PLOT    := $(BUILD)/libplot.a
 CLI     := $(BUILD)/sinks
 CLI_SRC := $(wildcard tools/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC := $(wildcard tests/test_*.c)
+TEST_SRC := $(filter-out tests/test_gpu.c,$(wildcard tests/test_*.c))
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_ENV := SINKS_MODEL=$(MODEL) SINKS_SHARED=$(SHARED) SINKS_CLI=$(abspath $(CLI)) SINKS_BUILD=$(abspath $(BUILD)) \
     OMP_NUM_THREADS=$(THREADS)
 
 .PHONY: book book-screenshots
-.PHONY: all test clean-test-log test-fast test-sanitize model clean help bench fuzz demo results memory speed endless streameval
+.PHONY: all test clean-test-log test-fast test-sanitize model clean help bench fuzz demo results memory speed endless streameval figures
 all: $(CLI) $(TESTS)
 
 help:
@@ -37,10 +39,13 @@ help:
 	@echo "make test         the test suite, again under AddressSanitizer + UBSan, then a short fuzz run"
 	@echo "make test-fast    the test suite once, no sanitizers"
 	@echo "make bench        prefill/decode speed and the memory-bandwidth floor on the default model"
+	@echo "make figures      draw every picture of the book (PNG, into chapters/)"
+	@echo "make gpu          build the CUDA kernels (nvcc; no GPU needed) and their tests"
+	@echo "make test-gpu     run every kernel against the CPU reference (needs a GPU)"
 	@echo "make fuzz         a short libFuzzer run of every file parser (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "variables: MODEL=$(MODEL) SHARED=$(SHARED) THREADS=$(THREADS)"
 
-$(BUILD)/%.o: %.c $(wildcard ref_cpu/*.h tools/cli/*.h)
+$(BUILD)/%.o: %.c $(wildcard ref_cpu/*.h tools/cli/*.h tools/plot/*.h)
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
@@ -48,14 +53,50 @@ $(BUILD)/%.o: %.c $(wildcard ref_cpu/*.h tools/cli/*.h)
 $(LIB): $(LIB_OBJ)
 	@$(AR) rcs $@ $^
 
-$(CLI): $(CLI_OBJ) $(LIB)
+$(PLOT): $(PLOT_SRC:%.c=$(BUILD)/%.o)
+	@$(AR) rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(PLOT) $(LIB)
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(PLOT) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
-	@$(CC) $(CFLAGS) $< $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) $< $(PLOT) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
+
+# ---- the CUDA path (gpu/) ------------------------------------------------------------------
+# nvcc builds it on machines without a GPU too; the tests then say they were skipped and why.
+CUDA_HOME ?= /usr/local/cuda
+NVCC    ?= $(CUDA_HOME)/bin/nvcc
+# H100/H200 (sm_90) and A100 (sm_80) code, plus PTX for newer GPUs
+NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+GPU_SRC := $(wildcard gpu/*.cu)
+GPU_OBJ := $(GPU_SRC:%.cu=$(BUILD)/%.o)
+GPU_LIB := $(BUILD)/libgpu.a
+GPU_TEST := $(BUILD)/tests/test_gpu
+HAVE_NVCC := $(shell test -x $(NVCC) && echo 1)
+
+$(BUILD)/gpu/%.o: gpu/%.cu gpu/kernels.h gpu/common.cuh
+	@mkdir -p $(dir $@)
+	@echo "NVCC $<"
+	@$(NVCC) $(NVCCFLAGS) -Igpu -c $< -o $@
+
+$(GPU_LIB): $(GPU_OBJ)
+	@$(AR) rcs $@ $^
+
+$(GPU_TEST): tests/test_gpu.c tests/testutil.h gpu/kernels.h $(GPU_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) -Igpu -I$(CUDA_HOME)/include $< $(GPU_LIB) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS) \
+	    -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+
+.PHONY: gpu test-gpu
+gpu: $(GPU_LIB) $(GPU_TEST)
+
+# On a GPU machine: every kernel against the CPU reference; a missing device is a failure here.
+test-gpu: $(GPU_TEST)
+	SINKS_REQUIRE_GPU=1 $(GPU_TEST)
 
 # ---- the book -------------------------------------------------------------------------------
 BOOK := $(BUILD)/book
@@ -88,6 +129,12 @@ $(MODEL):
 # ---- tests ----------------------------------------------------------------------------------
 test-fast: all $(MODEL)
 	@set -eo pipefail; for t in $(TESTS); do echo "== $$t"; $(TEST_ENV) $$t | tee -a $(BUILD)/test.log; done
+ifeq ($(HAVE_NVCC),1)
+	@$(MAKE) --no-print-directory gpu
+	@set -eo pipefail; echo "== $(GPU_TEST)"; $(GPU_TEST) | tee -a $(BUILD)/test.log
+else
+	@echo "== $(GPU_TEST): not built, no nvcc at $(NVCC) (CUDA_HOME=$(CUDA_HOME))"
+endif
 
 test-sanitize: $(MODEL)
 	$(MAKE) --no-print-directory BUILD=build-san \
@@ -178,6 +225,10 @@ endless: $(CLI) $(MODEL)
 	    name=$${p%% *}; echo "== $$name: sinks generate --endless --steps $(ENDLESS_TOKENS) --policy $$p"; \
 	    $(SINKS_BIN) generate --model $(MODEL) --endless --steps $(ENDLESS_TOKENS) --report 2000 --policy $$p \
 	        --prompt "Write a long story about a lighthouse keeper." --out data/endless/$$name.txt > /dev/null; done
+
+# Every picture of the book, drawn into the chapter that shows it.
+figures: $(CLI) $(MODEL)
+	SINKS=$(SINKS_BIN) MODEL=$(MODEL) TEXT=$(TEXT) tools/figures.sh
 
 streameval: $(CLI) $(MODEL)
 	@mkdir -p data/results

@@ -1,11 +1,18 @@
 #include "stream.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *policy_name(PolicyKind k) {
     static const char *names[] = {"dense", "window", "sinks", "recompute"};
     return names[k];
+}
+
+void policy_label(char *buf, size_t n, const Policy *p) {
+    if (p->kind == POLICY_SINKS) snprintf(buf, n, "sinks %d+%d", p->n_sink, p->window);
+    else if (p->kind == POLICY_DENSE) snprintf(buf, n, "dense");
+    else snprintf(buf, n, "%s %d", policy_name(p->kind), p->window);
 }
 
 int policy_parse(PolicyKind *k, const char *name, Error *err) {

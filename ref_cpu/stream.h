@@ -37,6 +37,8 @@ typedef struct {
 } Stream;
 
 const char *policy_name(PolicyKind k);
+// "dense", "window 1020", "sinks 4+1020": how the figures and reports name a policy.
+void policy_label(char *buf, size_t n, const Policy *p);
 int policy_parse(PolicyKind *k, const char *name, Error *err);
 // Checks sizes against the model: S >= 0, W >= 1, S + W within the trained context (unless
 // `force`), chunk within 1..W. Fills defaults (chunk = W).

@@ -60,4 +60,18 @@ table "Cache size: window vs 4 sinks + window, first 4096 tokens." \
         done
     done
 } > "$OUT/streaming.csv"
-echo "wrote $OUT/streaming.md recompute.md sinks_count.md cache_sizes.md streaming.csv"
+# binned BIN RUNS...: perplexity over consecutive bins of BIN positions, for the line charts.
+binned() {
+    local bin=$1
+    shift
+    echo "run,position,perplexity"
+    for name in "$@"; do
+        [ -f "$IN/$name.csv" ] || continue
+        awk -F, -v b="$bin" -v name="$name" 'NR > 1 { k = int(($1 - 1) / b); s[k] += $3; n[k]++; if (k > m) m = k }
+            END { for (k = 0; k <= m; k++) if (n[k] == b) printf "%s,%d,%.3f\n", name, k * b + b / 2, exp(s[k] / n[k]) }' \
+            "$IN/$name.csv"
+    done
+}
+binned 256 dense_16k window_1024 sinks_4+1020 > "$OUT/ppl_by_position.csv"
+binned 32 recompute_128 window_128 sinks_4+124 > "$OUT/ppl_small_cache.csv"
+echo "wrote $OUT/streaming.md recompute.md sinks_count.md cache_sizes.md streaming.csv ppl_by_position.csv ppl_small_cache.csv"

@@ -194,3 +194,11 @@ int tokenize_file(const Tokenizer *t, const char *path, int add_bos, TokenList *
     free(text);
     return rc;
 }
+
+// -log p(target) from logits[V], in double precision.
+double nll_of(const float *logits, int V, int target) {
+    double max = logits[0], sum = 0;
+    for (int i = 1; i < V; i++) max = logits[i] > max ? logits[i] : max;
+    for (int i = 0; i < V; i++) sum += exp((double)logits[i] - max);
+    return log(sum) + max - logits[target];
+}

@@ -72,6 +72,9 @@ int load_for_streaming(Loaded *L, Policy *pol, const char *model, const char *to
 // The ids of a whole text file.
 int tokenize_file(const Tokenizer *t, const char *path, int add_bos, TokenList *out, Error *err);
 
+// -log p(target) from logits[V], in double precision.
+double nll_of(const float *logits, int V, int target);
+
 int cmd_generate(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
@@ -81,5 +84,8 @@ int cmd_streameval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_attn(int argc, char **argv);
+int cmd_collapse(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 #endif

@@ -8,14 +8,6 @@
 #include "cli.h"
 #include "mapfile.h"
 
-// -log p(target) from logits[V], in double precision.
-static double nll_of(const float *logits, int V, int target) {
-    double max = logits[0], sum = 0;
-    for (int i = 1; i < V; i++) max = logits[i] > max ? logits[i] : max;
-    for (int i = 0; i < V; i++) sum += exp((double)logits[i] - max);
-    return log(sum) + max - logits[target];
-}
-
 static void fmt_time(char *buf, size_t n, double s) {
     if (s < 0 || s > 1e7) snprintf(buf, n, "?");
     else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
@@ -77,9 +69,7 @@ int cmd_ppl(int argc, char **argv) {
     }
     if (out) fprintf(out, "position,token,nll\n");
     char label[64];
-    if (pol.kind == POLICY_SINKS) snprintf(label, sizeof label, "sinks %d+%d", pol.n_sink, pol.window);
-    else if (pol.kind == POLICY_DENSE) snprintf(label, sizeof label, "dense");
-    else snprintf(label, sizeof label, "%s %d", policy_name(pol.kind), pol.window);
+    policy_label(label, sizeof label, &pol);
     // ranges: [0,1K) [1K,2K) [2K,4K) [4K,8K) ... by position of the predicted token
     double range_sum[32] = {0}, total = 0;
     long range_n[32] = {0};

@@ -1,0 +1,34 @@
+// activations.cu: the elementwise ops: SwiGLU (Llama), GELU (GPT-NeoX), the residual add.
+#include "common.cuh"
+
+__global__ void swiglu_kernel(float *out, const float *gate, const float *up, int N) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= N) return;
+    float g = gate[i];
+    out[i] = g / (1.0f + expf(-g)) * up[i];
+}
+
+__global__ void gelu_kernel(float *x, int N, int tanh_approx) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= N) return;
+    float v = x[i];
+    x[i] = tanh_approx ? 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))
+                       : 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+}
+
+__global__ void residual_kernel(float *out, const float *a, const float *b, int N) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < N) out[i] = a[i] + b[i];
+}
+
+extern "C" void gpu_swiglu_forward(float *out, const float *gate, const float *up, int N) {
+    swiglu_kernel<<<ceil_div(N, 256), 256>>>(out, gate, up, N);
+}
+
+extern "C" void gpu_gelu_forward(float *x, int N, int tanh_approx) {
+    gelu_kernel<<<ceil_div(N, 256), 256>>>(x, N, tanh_approx);
+}
+
+extern "C" void gpu_residual_forward(float *out, const float *a, const float *b, int N) {
+    residual_kernel<<<ceil_div(N, 256), 256>>>(out, a, b, N);
+}
