@@ -10,6 +10,16 @@ __device__ inline int window_start(int slot, int n_sink, int window) {
     return start > sinks ? start : sinks;
 }
 
+// The scaled score of query t of head h against slot j: sinks face q_sink, the window q.
+__device__ inline float attention_score(const float *q, const float *q_sink, const float *k_rot, int t, int h, int j,
+                                        int sinks, int kvh, int n_heads, int kv_dim, int head_dim, float scale) {
+    const float *qv = (j < sinks ? q_sink : q) + ((long)t * n_heads + h) * head_dim;
+    const float *kv = k_rot + (long)j * kv_dim + kvh * head_dim;
+    float s = 0.0f;
+    for (int d = 0; d < head_dim; d++) s += qv[d] * kv[d];
+    return s * scale;
+}
+
 // 1: one thread per (head, query): scores, softmax and the weighted sum of values in turn.
 __global__ void attention_kernel1(float *out, float *att, const float *q, const float *q_sink, const float *k_rot,
                                   const float *v, int T, int n_past, int n_sink, int window, int n_heads,
@@ -24,11 +34,7 @@ __global__ void attention_kernel1(float *out, float *att, const float *q, const 
             a[j] = 0.0f;
             continue;
         }
-        const float *qv = (j < sinks ? q_sink : q) + ((long)t * n_heads + h) * head_dim;
-        const float *kv = k_rot + (long)j * kv_dim + kvh * head_dim;
-        float s = 0.0f;
-        for (int d = 0; d < head_dim; d++) s += qv[d] * kv[d];
-        a[j] = s * scale;
+        a[j] = attention_score(q, q_sink, k_rot, t, h, j, sinks, kvh, n_heads, kv_dim, head_dim, scale);
         max = fmaxf(max, a[j]);
     }
     float sum = 0.0f;
@@ -55,11 +61,7 @@ __global__ void attention_kernel2(float *out, float *att, const float *q, const 
     float scale = rsqrtf((float)head_dim), *a = att + ((long)h * T + t) * capacity, m = -INFINITY;
     for (int j = threadIdx.x; j <= slot; j += blockDim.x) {
         if (j >= sinks && j < start) continue;
-        const float *qv = (j < sinks ? q_sink : q) + ((long)t * n_heads + h) * head_dim;
-        const float *kv = k_rot + (long)j * kv_dim + kvh * head_dim;
-        float s = 0.0f;
-        for (int d = 0; d < head_dim; d++) s += qv[d] * kv[d];
-        a[j] = s * scale;
+        a[j] = attention_score(q, q_sink, k_rot, t, h, j, sinks, kvh, n_heads, kv_dim, head_dim, scale);
         m = fmaxf(m, a[j]);
     }
     m = block_max(m);

@@ -16,11 +16,9 @@
 static int same(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
 
 static char *tmp_path(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 1024, "/tmp/sinks-test-plot-%d-%s", (int)getpid(), name);
-    return p;
+    char unique[256];
+    snprintf(unique, sizeof unique, "sinks-test-plot-%d-%s", (int)getpid(), name);
+    return path_join("/tmp", unique);
 }
 
 START_TEST(viridis_matches_its_published_colours) {

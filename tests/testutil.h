@@ -23,13 +23,16 @@ static inline const char *shared_dir(void) { return env_or("SINKS_SHARED", "../s
 static inline const char *default_model(void) { return getenv("SINKS_MODEL"); }
 static inline int sanitized(void) { return getenv("SINKS_SANITIZED") != NULL; }
 
-static inline char *fixture_path(const char *name) {
+// dir/name, in one of 8 rotating buffers so that a few paths can be alive at once.
+static inline char *path_join(const char *dir, const char *name) {
     static char buf[8][1024];
     static int k;
     char *p = buf[k++ % 8];
-    snprintf(p, 1024, "%s/%s", FIXTURES, name);
+    snprintf(p, 1024, "%s/%s", dir, name);
     return p;
 }
+
+static inline char *fixture_path(const char *name) { return path_join(FIXTURES, name); }
 
 // Space-separated ints of a .ids fixture; *n gets the count.
 static inline int *read_ids(const char *path, int *n) {

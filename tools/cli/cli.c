@@ -202,3 +202,20 @@ double nll_of(const float *logits, int V, int target) {
     for (int i = 0; i < V; i++) sum += exp((double)logits[i] - max);
     return log(sum) + max - logits[target];
 }
+
+int feed_with_progress(Stream *st, const int *toks, int n, double *nll, const char *what, Error *err) {
+    int V = st->model->cfg.vocab_size, B = 64, rc = 0;
+    float *logits = malloc((size_t)(nll ? B : 1) * V * sizeof(float));
+    if (!logits) return err_set(err, "out of memory");
+    double t0 = now_seconds();
+    for (int i = 0; i < n && !rc; i += B) {
+        int b = n - i < B ? n - i : B;
+        rc = stream_feed(st, toks + i, b, logits, nll != NULL, err);
+        for (int t = 0; !rc && nll && t < b && i + t + 1 < n; t++)
+            nll[i + t] = nll_of(logits + (size_t)t * V, V, toks[i + t + 1]);
+        fprintf(stderr, "\r%s: %d/%d tokens  %.1f tok/s   ", what, i + b, n, (i + b) / (now_seconds() - t0));
+    }
+    fprintf(stderr, "\n");
+    free(logits);
+    return rc;
+}

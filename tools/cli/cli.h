@@ -75,6 +75,10 @@ int tokenize_file(const Tokenizer *t, const char *path, int add_bos, TokenList *
 // -log p(target) from logits[V], in double precision.
 double nll_of(const float *logits, int V, int target);
 
+// Feeds toks[n] through st in blocks of 64, with progress on stderr under `what`. When nll is not
+// NULL it gets the n - 1 losses, nll[i] that of toks[i + 1].
+int feed_with_progress(Stream *st, const int *toks, int n, double *nll, const char *what, Error *err);
+
 int cmd_generate(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
 int cmd_chat(int argc, char **argv);

@@ -39,24 +39,6 @@ static void binning_note(char *buf, size_t n, const AttnMap *a, const Look *k) {
                  (double)a->n_tokens / a->res, (double)a->n_tokens / a->res);
 }
 
-// Streams toks[n] through st in pieces, with progress on stderr.
-static int feed_all(Stream *st, const int *toks, int n, const char *what, Error *err) {
-    float *logits = malloc((size_t)st->model->cfg.vocab_size * sizeof(float));
-    if (!logits) return err_set(err, "out of memory");
-    double t0 = now_seconds();
-    for (int i = 0; i < n; i += 64) {
-        int m = n - i < 64 ? n - i : 64;
-        if (stream_feed(st, toks + i, m, logits, 0, err)) {
-            free(logits);
-            return -1;
-        }
-        fprintf(stderr, "\r%s: %d/%d tokens  %.1f tok/s   ", what, i + m, n, (i + m) / (now_seconds() - t0));
-    }
-    fprintf(stderr, "\n");
-    free(logits);
-    return 0;
-}
-
 // ANCHOR: layer_grid
 static int write_layer(const AttnMap *a, int l, int panel, const Look *k, const char *path, Error *err) {
     int H = a->n_heads, cols = (int)ceil(sqrt(H)), rows = (H + cols - 1) / cols;
@@ -264,7 +246,7 @@ int cmd_attn(int argc, char **argv) {
     if (stream_init(&st, &L.model, &pol, n, &err)) goto done;
     if (attnmap_init(&grid, cfg, n, n < panel ? n : panel, agg, -1, far, &err)) goto done;
     attnmap_attach(&grid, &st.state, &st.cache);
-    if (feed_all(&st, toks, n, "maps of every layer", &err)) goto done;
+    if (feed_with_progress(&st, toks, n, NULL, "maps of every layer", &err)) goto done;
     attnmap_finish(&grid);
     if (hl < 0) { // the head that gives the first token the most attention
         hl = 0, hh = 0;
@@ -290,7 +272,7 @@ int cmd_attn(int argc, char **argv) {
     attnmap_attach(&big, &st.state, &st.cache);
     char what[64];
     snprintf(what, sizeof what, "layer %d head %d", hl, hh);
-    if (feed_all(&st, toks, n, what, &err)) goto done;
+    if (feed_with_progress(&st, toks, n, NULL, what, &err)) goto done;
     attnmap_finish(&big);
     snprintf(path, sizeof path, "%s/head_%d_%d.png", out_dir, hl, hh);
     if (write_head(&big, hl, hh, head_size, &look, path, &err)) goto done;

@@ -16,28 +16,12 @@
 static int run_policy(double *nll, AttnMap *map, const Model *m, const Policy *pol, const int *toks, int n,
                       Error *err) {
     Stream st;
-    int V = m->cfg.vocab_size, B = 64, rc = -1;
-    float *logits = malloc((size_t)B * V * sizeof(float));
-    if (!logits) return err_set(err, "out of memory");
-    if (stream_init(&st, m, pol, n, err)) {
-        free(logits);
-        return -1;
-    }
+    if (stream_init(&st, m, pol, n, err)) return -1;
     if (map) attnmap_attach(map, &st.state, &st.cache);
     char label[64];
     policy_label(label, sizeof label, pol);
-    for (int i = 0; i < n; i += B) {
-        int b = n - i < B ? n - i : B;
-        if (stream_feed(&st, toks + i, b, logits, 1, err)) goto done;
-        for (int t = 0; t < b && i + t + 1 < n; t++)
-            if (nll) nll[i + t] = nll_of(logits + (size_t)t * V, V, toks[i + t + 1]);
-        fprintf(stderr, "\r%s: %d/%d tokens   ", label, i + b, n);
-    }
-    fprintf(stderr, "\n");
-    rc = 0;
-done:
+    int rc = feed_with_progress(&st, toks, n, nll, label, err);
     stream_free(&st);
-    free(logits);
     return rc;
 }
 
