@@ -11,9 +11,32 @@ PKGS    := libcjson libpcre2-8 libpng libutf8proc
 # gcc 12's -O2 vectorises only loops it deems "very cheap", which leaves the dot product of every
 # matmul scalar; the dynamic cost model lets `omp simd` do its job (2x faster decode).
 OPTFLAGS ?= -O2 -march=native -fvect-cost-model=dynamic
-CFLAGS  := $(OPTFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fopenmp -Iref_cpu -Itools/plot $(shell pkg-config --cflags $(PKGS))
+CFLAGS  := $(OPTFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fopenmp -Iref_cpu -Itools/plot -Igpu $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
 CHECK_LIBS := $(shell pkg-config --libs check)
+
+# ---- the CUDA path (gpu/): variables; the rules are further down ---------------------------
+# nvcc builds it on machines without a GPU too; the tests then say they were skipped and why.
+CUDA_HOME ?= /usr/local/cuda
+NVCC    ?= $(CUDA_HOME)/bin/nvcc
+# H100/H200 (sm_90) and A100 (sm_80) code, plus PTX for newer GPUs. Launches without a stream go
+# to the per-thread default stream, which (unlike the legacy one) can be captured as a graph.
+NVCCFLAGS ?= -O3 -std=c++17 --default-stream per-thread -gencode arch=compute_80,code=sm_80 \
+    -gencode arch=compute_90,code=[sm_90,compute_90]
+GPU_SRC := $(wildcard gpu/*.cu)
+GPU_OBJ := $(GPU_SRC:%.cu=$(BUILD)/%.o)
+GPU_LIB := $(BUILD)/libgpu.a
+GPU_TEST := $(BUILD)/tests/test_gpu
+HAVE_NVCC := $(shell test -x $(NVCC) && echo 1)
+# GPU=1: the CLI gets --device cuda (needs nvcc to build, a GPU only to run); GPU=0: a stub
+GPU     ?= $(if $(HAVE_NVCC),1,0)
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+ifeq ($(GPU),1)
+CLI_GPU := $(GPU_LIB)
+CLI_GPU_LIBS := $(CUDA_LIBS)
+else
+CLI_GPU := $(BUILD)/gpu/no_cuda.o
+endif
 
 LIB_SRC := $(wildcard ref_cpu/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -41,11 +64,13 @@ help:
 	@echo "make bench        prefill/decode speed and the memory-bandwidth floor on the default model"
 	@echo "make figures      draw every picture of the book (PNG, into chapters/)"
 	@echo "make gpu          build the CUDA kernels (nvcc; no GPU needed) and their tests"
-	@echo "make test-gpu     run every kernel against the CPU reference (needs a GPU)"
+	@echo "make test-gpu     run every kernel and the whole model against the CPU reference (needs a GPU)"
+	@echo "make bench-gpu    GPU vs CPU agreement, decode speed, sinks vs recompute, perplexity (needs a GPU)"
+	@echo "make bench-kernels every kernel version beside its bytes-moved floor (needs a GPU)"
 	@echo "make fuzz         a short libFuzzer run of every file parser (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "variables: MODEL=$(MODEL) SHARED=$(SHARED) THREADS=$(THREADS)"
 
-$(BUILD)/%.o: %.c $(wildcard ref_cpu/*.h tools/cli/*.h tools/plot/*.h)
+$(BUILD)/%.o: %.c $(wildcard ref_cpu/*.h tools/cli/*.h tools/plot/*.h gpu/*.h)
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
@@ -56,9 +81,9 @@ $(LIB): $(LIB_OBJ)
 $(PLOT): $(PLOT_SRC:%.c=$(BUILD)/%.o)
 	@$(AR) rcs $@ $^
 
-$(CLI): $(CLI_OBJ) $(PLOT) $(LIB)
+$(CLI): $(CLI_OBJ) $(PLOT) $(CLI_GPU) $(LIB)
 	@echo "LD $@"
-	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CLI_GPU_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(PLOT) $(LIB)
 	@mkdir -p $(dir $@)
@@ -66,33 +91,35 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(PLOT) $(LIB)
 	@$(CC) $(CFLAGS) $< $(PLOT) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
 
 # ---- the CUDA path (gpu/) ------------------------------------------------------------------
-# nvcc builds it on machines without a GPU too; the tests then say they were skipped and why.
-CUDA_HOME ?= /usr/local/cuda
-NVCC    ?= $(CUDA_HOME)/bin/nvcc
-# H100/H200 (sm_90) and A100 (sm_80) code, plus PTX for newer GPUs
-NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
-GPU_SRC := $(wildcard gpu/*.cu)
-GPU_OBJ := $(GPU_SRC:%.cu=$(BUILD)/%.o)
-GPU_LIB := $(BUILD)/libgpu.a
-GPU_TEST := $(BUILD)/tests/test_gpu
-HAVE_NVCC := $(shell test -x $(NVCC) && echo 1)
 
-$(BUILD)/gpu/%.o: gpu/%.cu gpu/kernels.h gpu/common.cuh
+$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h gpu/*.cuh ref_cpu/*.h)
 	@mkdir -p $(dir $@)
 	@echo "NVCC $<"
-	@$(NVCC) $(NVCCFLAGS) -Igpu -c $< -o $@
+	@$(NVCC) $(NVCCFLAGS) -Igpu -Iref_cpu -c $< -o $@
 
 $(GPU_LIB): $(GPU_OBJ)
 	@$(AR) rcs $@ $^
 
-$(GPU_TEST): tests/test_gpu.c tests/testutil.h gpu/kernels.h $(GPU_LIB) $(LIB)
+$(GPU_TEST): tests/test_gpu.c tests/testutil.h $(wildcard gpu/*.h) $(GPU_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
-	@$(CC) $(CFLAGS) -Igpu -I$(CUDA_HOME)/include $< $(GPU_LIB) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS) \
-	    -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+	@$(CC) $(CFLAGS) -I$(CUDA_HOME)/include $< $(GPU_LIB) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS) $(CUDA_LIBS)
 
-.PHONY: gpu test-gpu
-gpu: $(GPU_LIB) $(GPU_TEST)
+KERNEL_BENCH := $(BUILD)/kernel_bench
+$(KERNEL_BENCH): tools/kernel_bench.c gpu/kernels.h $(GPU_LIB) $(LIB)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) -I$(CUDA_HOME)/include $< $(GPU_LIB) $(LIB) -o $@ $(LDLIBS) $(CUDA_LIBS)
+
+.PHONY: gpu test-gpu bench-kernels bench-gpu
+gpu: $(GPU_LIB) $(GPU_TEST) $(KERNEL_BENCH)
+
+# Every kernel version against its bytes-moved floor (needs a GPU).
+bench-kernels: $(KERNEL_BENCH)
+	$(KERNEL_BENCH) | tee data/results/gpu/kernels.md
+
+# The GPU chapter's results: agreement with the CPU, speed, perplexity (needs a GPU; ~10 min).
+bench-gpu: $(CLI) $(MODEL) $(KERNEL_BENCH)
+	SINKS=$(SINKS_BIN) MODEL=$(MODEL) TEXT=$(TEXT) KERNEL_BENCH=$(KERNEL_BENCH) tools/gpu_results.sh
 
 # On a GPU machine: every kernel against the CPU reference; a missing device is a failure here.
 test-gpu: $(GPU_TEST)
@@ -137,7 +164,7 @@ else
 endif
 
 test-sanitize: $(MODEL)
-	$(MAKE) --no-print-directory BUILD=build-san \
+	$(MAKE) --no-print-directory BUILD=build-san GPU=0 \
 	    OPTFLAGS="-O1 -g -march=native -fvect-cost-model=dynamic -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@set -eo pipefail; for t in $(TESTS:$(BUILD)/%=build-san/%); do echo "== $$t (ASan+UBSan)"; \
 	    SINKS_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 $(TEST_ENV) SINKS_CLI=$(abspath build-san/sinks) SINKS_BUILD=$(abspath build-san) $$t \

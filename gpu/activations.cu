@@ -4,16 +4,13 @@
 __global__ void swiglu_kernel(float *out, const float *gate, const float *up, int N) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N) return;
-    float g = gate[i];
-    out[i] = g / (1.0f + expf(-g)) * up[i];
+    out[i] = silu_times(gate[i], up[i]);
 }
 
 __global__ void gelu_kernel(float *x, int N, int tanh_approx) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N) return;
-    float v = x[i];
-    x[i] = tanh_approx ? 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))
-                       : 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+    x[i] = gelu_of(x[i], tanh_approx);
 }
 
 __global__ void residual_kernel(float *out, const float *a, const float *b, int N) {

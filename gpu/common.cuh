@@ -41,4 +41,34 @@ __device__ inline float block_max(float v) {
     return warp_max(v);
 }
 
+// The formulas of ref_cpu/ops.c, shared by the elementwise kernels and the fused epilogues.
+__device__ inline float silu_times(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+__device__ inline float gelu_of(float v, int tanh_approx) {
+    return tanh_approx ? 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))
+                       : 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+}
+
+// First visible non-sink slot of a query at `slot` (ref_cpu's attention_window_start).
+__device__ inline int attn_window_start(int slot, int n_sink, int window) {
+    int sinks = n_sink < slot ? n_sink : slot, start = window > 0 ? slot - window : 0;
+    return start > sinks ? start : sinks;
+}
+
+// Where logical slot j of the ring cache lives (kernels.h, GpuRing).
+__device__ inline long ring_slot(int j, GpuRing r, int ring_off) {
+    return j < r.sinks ? j : r.sinks + (ring_off + j - r.sinks) % r.size;
+}
+
+// Element d of a head x[hd] rotated at position pos, as ref_cpu's rope_forward computes it:
+// dims past 2 * half pass through (partial rotary).
+__device__ inline float rope_elem(const float *x, int d, int pos, const float *cos, const float *sin, int half,
+                                  int interleaved) {
+    if (d >= 2 * half) return x[d];
+    int first = interleaved ? !(d & 1) : d < half;
+    int i = interleaved ? d >> 1 : (first ? d : d - half);
+    int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+    float c = cos[(long)pos * half + i], s = sin[(long)pos * half + i], x0 = x[a], x1 = x[b];
+    return first ? x0 * c - x1 * s : x0 * s + x1 * c;
+}
+
 #endif

@@ -20,7 +20,7 @@ const char *gpu_last_error(void);
 void gpu_embedding_forward(float *out, const float *emb, const int *tokens, int T, int D);
 // out[n] from n / 32 Q4_1 blocks (ref: dequantize(..., GGML_Q4_1, n))
 void gpu_dequant_q4_1(float *out, const void *blocks, size_t n);
-// out[T, O] = in[T, I] @ w[O, I]^T (+ bias[O]); versions 1-2
+// out[T, O] = in[T, I] @ w[O, I]^T (+ bias[O]); versions 1-3
 void gpu_matmul_forward(int version, float *out, const float *in, const float *w, const float *bias, int T, int I,
                         int O);
 // out[T, D] = in / sqrt(mean(in^2) + eps) * w; versions 1-2
@@ -48,6 +48,64 @@ void gpu_argmax(int *out, const float *x, int n);
 void gpu_attention_forward(int version, float *out, float *att, const float *q, const float *q_sink,
                            const float *k_rot, const float *v, int T, int n_past, int n_sink, int window, int n_heads,
                            int n_kv_heads, int head_dim, int capacity);
+
+// ---- what the GPU model adds: the ring KV cache, split attention, fused decode products ----
+
+// Where the cache stands for the block being run. Kernels read it from device memory, so one
+// captured CUDA graph serves every decode step: only these numbers change between steps.
+typedef struct {
+    int n_past;   // logical slots in use before the block; its queries sit at n_past..n_past+T-1
+    int ring_off; // how far the window ring has turned (see gpu_ring_slot)
+    int n_sink;   // the attention view, as ref_cpu's RunState: sinks always visible,
+    int window;   // then the last `window` predecessors (0: all)
+} GpuStep;
+
+// The cache never moves a key. Logical slot j (its rotary position, as in ref_cpu) lives at
+// physical slot j below ring_sinks, else at ring_sinks + (ring_off + j - ring_sinks) % ring_size:
+// evicting the oldest window tokens is ring_off += n, where the CPU moves every survivor down.
+typedef struct {
+    int sinks, size;
+} GpuRing;
+
+// From qkv[T, Hq*hd + 2*Hkv*hd] (one product for all three): q[T, Hq*hd] rotated at the
+// queries' slots, q_sink the same rotated at the positions they hold facing the sinks, and the
+// block's keys (unrotated) and values written into the layer's k_cache/v_cache[C, Hkv*hd].
+void gpu_qkv_store(float *q, float *q_sink, float *k_cache, float *v_cache, const float *qkv, const GpuStep *step,
+                   GpuRing ring, const float *cos, const float *sin, int half, int interleaved, int T, int n_heads,
+                   int n_kv_heads, int head_dim);
+
+// Attention over the ring cache, split over keys (flash-decoding): blocks of keys each keep a
+// running softmax, a second kernel merges them. Keys are rotated on the fly at their logical
+// slot. Versions 3 (a warp per key, 64 keys a block) and 4 (a lane per key, 128 a block).
+// partial needs gpu_attention_ring_scratch() floats. head_dim <= 128.
+void gpu_attention_ring_forward(int version, float *out, float *partial, const float *q, const float *q_sink, const float *k_cache,
+                                const float *v_cache, const float *cos, const float *sin, const GpuStep *step,
+                                GpuRing ring, int half, int interleaved, int T, int n_heads, int n_kv_heads,
+                                int head_dim, int capacity);
+size_t gpu_attention_ring_scratch(int T, int n_heads, int head_dim, int capacity);
+
+// The decode step's matrix-vector products (T = 1), with the work around them fused in:
+// out[O] = epilogue(w[O, I] @ norm(x[I])).
+typedef enum { GPU_NORM_NONE, GPU_NORM_RMS, GPU_NORM_LAYER } GpuNorm;
+typedef enum {
+    GPU_EPI_NONE,      // out = w x + bias
+    GPU_EPI_RESIDUAL,  // out = res + (w x + bias)                  (out may be res)
+    GPU_EPI_RESIDUAL2, // out = res + ((w x + bias) + res2)         (GPT-NeoX's parallel residual)
+    GPU_EPI_SWIGLU,    // out = silu(w x) * (w2 x)                  (w: gate rows, w2: up rows)
+    GPU_EPI_GELU,      // out = gelu(w x + bias), exact
+    GPU_EPI_GELU_TANH, // out = gelu(w x + bias), tanh approximation
+} GpuEpilogue;
+typedef struct {
+    GpuNorm norm;
+    const float *norm_w, *norm_b; // [I]
+    float eps;
+    GpuEpilogue epi;
+    const float *w2;             // [O, I], GPU_EPI_SWIGLU only
+    const float *bias;           // [O] or NULL
+    const float *res, *res2;     // [O]
+} GpuMatvec;
+// I <= 12288 (x is staged in shared memory).
+void gpu_matvec_forward(float *out, const float *x, const float *w, int I, int O, GpuMatvec op);
 
 #ifdef __cplusplus
 }

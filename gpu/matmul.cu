@@ -38,8 +38,47 @@ __global__ void matmul_kernel2(float *out, const float *in, const float *w, cons
     }
 }
 
+// 3: for blocks of many tokens (prefill), where v2 re-reads each weight row T times and the sum
+// is compute-bound. A block computes a 64 x 64 tile of out, staging 16-wide slices of in and w
+// in shared memory; each thread keeps a 4 x 4 tile of sums in registers, so every value it
+// loads from shared memory feeds four multiply-adds.
+#define MM_TILE 64
+#define MM_K 16
+__global__ void __launch_bounds__(256) matmul_kernel3(float *out, const float *in, const float *w, const float *bias,
+                                                      int T, int I, int O) {
+    __shared__ float xs[MM_K][MM_TILE + 4], ws[MM_K][MM_TILE + 4]; // [k][row], +4 keeps float4 rows aligned
+    int t0 = blockIdx.y * MM_TILE, o0 = blockIdx.x * MM_TILE, tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    float acc[4][4] = {{0}};
+    for (int k0 = 0; k0 < I; k0 += MM_K) {
+        for (int i = threadIdx.x; i < MM_TILE * MM_K; i += 256) {
+            int r = i / MM_K, c = i % MM_K, k = k0 + c;
+            xs[c][r] = t0 + r < T && k < I ? in[(long)(t0 + r) * I + k] : 0.0f;
+            ws[c][r] = o0 + r < O && k < I ? w[(long)(o0 + r) * I + k] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < MM_K; k++) {
+            float4 a = *(const float4 *)&xs[k][ty * 4], b = *(const float4 *)&ws[k][tx * 4];
+            float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int t = t0 + ty * 4 + i, o = o0 + tx * 4 + j;
+            if (t < T && o < O) out[(long)t * O + o] = acc[i][j] + (bias ? bias[o] : 0.0f);
+        }
+}
+
 extern "C" void gpu_matmul_forward(int version, float *out, const float *in, const float *w, const float *bias, int T,
                                    int I, int O) {
     if (version == 1) matmul_kernel1<<<ceil_div((long)T * O, 256), 256>>>(out, in, w, bias, T, I, O);
-    else matmul_kernel2<<<ceil_div((long)O * 32, 256), 256>>>(out, in, w, bias, T, I, O);
+    else if (version == 2) matmul_kernel2<<<ceil_div((long)O * 32, 256), 256>>>(out, in, w, bias, T, I, O);
+    else matmul_kernel3<<<dim3(ceil_div(O, MM_TILE), ceil_div(T, MM_TILE)), 256>>>(out, in, w, bias, T, I, O);
 }

@@ -4,6 +4,7 @@
 
 #include "forward.h"
 #include "model.h"
+#include "runner.h"
 #include "stream.h"
 #include "tokenizer.h"
 
@@ -91,5 +92,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_attn(int argc, char **argv);
 int cmd_collapse(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_gpucheck(int argc, char **argv);
 
 #endif

@@ -37,18 +37,89 @@ static double measure_bandwidth(int threads, size_t bytes) {
     return bytes / best / 1e9;
 }
 
+// ANCHOR: bench_cuda
+// --device cuda: the model on the GPU under sinks 4 + W, the prompt filling the cache so that
+// every timed step attends over S + W keys and evicts one. Timed with the host clock around
+// each whole step (tokens in, logits back), as a user of generate sees it; median of the steps.
+static int bench_cuda(const Model *m, const char *path, int window, int prompt, int steps) {
+    const Config *c = &m->cfg;
+    Policy p = {POLICY_SINKS, 4, window, 0, 0};
+    Error err = {{0}};
+    if (policy_validate(&p, c, 0, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return 2;
+    }
+    Runner r;
+    int V = c->vocab_size, n = prompt + steps, *toks = malloc((size_t)n * sizeof(int));
+    float *logits = malloc((size_t)V * sizeof(float));
+    double *dt = malloc((size_t)steps * sizeof(double)), med[2] = {0, 0}, prefill_s = 0;
+    for (int i = 0; i < n; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)V);
+    if (!toks || !logits || !dt || runner_init(&r, m, &p, n, "cuda", &err)) {
+        fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
+        free(toks), free(logits), free(dt);
+        return 1;
+    }
+    for (int graph = 1; graph >= 0; graph--) {
+        gpu_stream_use_graph(r.gpu, graph);
+        runner_reset(&r);
+        double t0 = now_seconds();
+        if (runner_feed(&r, toks, prompt, logits, 0, &err)) break;
+        if (graph) prefill_s = now_seconds() - t0;
+        for (int s = 0; s < steps && !err.msg[0]; s++) {
+            double a = now_seconds();
+            if (runner_feed(&r, &toks[prompt + s], 1, logits, 0, &err)) break;
+            dt[s] = now_seconds() - a;
+        }
+        qsort(dt + 1, (size_t)steps - 1, sizeof *dt, cmp_double); // step 0 captures the graph
+        med[graph] = dt[1 + (steps - 1) / 2];
+    }
+    int rc = err.msg[0] != 0;
+    if (rc) fprintf(stderr, "error: %s\n", err.msg);
+    double bw = gpu_copy_bandwidth((size_t)1 << 30);
+    // a step reads every weight once (the embedding as one row, the tied head once) and the cache
+    double weights = (m->n_params - (c->tied_head ? 0 : (size_t)V * c->dim)) * 4.0;
+    double kv = 2.0 * c->n_layers * runner_len(&r) * c->n_kv_heads * c->head_dim * 4.0;
+    double floor_s = (weights + kv) / (bw * 1e9);
+    if (!rc) {
+        printf("device: %s\n", gpu_stream_device(r.gpu));
+        printf("model: %s (%.1f M parameters, fp32 weights %.0f MB, cache %.1f MB at %d slots)\n", path,
+               m->n_params / 1e6, weights / 1e6, kv / 1e6, runner_len(&r));
+        printf("command: sinks bench --device cuda --model %s --window %d --prompt %d --steps %d\n", path, window,
+               prompt, steps);
+        printf("prefill: %d tokens in %.1f ms (%.0f tok/s)\n", prompt, prefill_s * 1e3, prompt / prefill_s);
+        printf("copy bandwidth (read + write): %.0f GB/s; floor %.3f ms/token (%.0f tok/s)\n", bw, floor_s * 1e3,
+               1 / floor_s);
+        printf("| decode, sinks 4+%d | tok/s | ms/token | / floor |\n|---|---|---|---|\n", window);
+        printf("| CUDA graph | %.0f | %.3f | %.2fx |\n", 1 / med[1], med[1] * 1e3, med[1] / floor_s);
+        printf("| kernel launches | %.0f | %.3f | %.2fx |\n", 1 / med[0], med[0] * 1e3, med[0] / floor_s);
+    }
+    runner_free(&r);
+    free(toks), free(logits), free(dt);
+    return rc;
+}
+// END: bench_cuda
+
 int cmd_bench(int argc, char **argv) {
-    const char *model = NULL, *thread_list = "1,2";
-    int prompt = 128, steps = 64;
+    const char *model = NULL, *thread_list = "1,2", *device = "cpu";
+    int prompt = 0, steps = 0, window = 1020;
     Opt opts[] = {
         {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
         {"--threads", OPT_STR, &thread_list, "comma-separated thread counts (default 1,2)"},
-        {"--prompt", OPT_INT, &prompt, "prefill length in tokens (default 128)"},
-        {"--steps", OPT_INT, &steps, "decode steps timed after the prefill (default 64)"},
+        {"--prompt", OPT_INT, &prompt, "prefill length in tokens (default 128; cuda: 4 + window, a full cache)"},
+        {"--steps", OPT_INT, &steps, "decode steps timed after the prefill (default 64; cuda 512)"},
+        {"--window", OPT_INT, &window, "cuda: the cache is sinks 4 + this window (default 1020)"},
+        DEVICE_OPT(device),
         {NULL, 0, NULL, NULL},
     };
     int pr = parse_opts(argc, argv, opts, "usage: sinks bench [options]\n\nPrefill and decode tokens/s, peak RSS, and the memory-bandwidth floor.");
     if (pr) return pr > 0 ? 0 : 2;
+    int cuda = strcmp(device, "cuda") == 0;
+    if (!cuda && strcmp(device, "cpu") != 0) {
+        fprintf(stderr, "error: --device: unknown device '%s' (cpu or cuda)\n", device);
+        return 2;
+    }
+    if (prompt == 0) prompt = cuda ? 4 + window : 128;
+    if (steps == 0) steps = cuda ? 512 : 64;
     if (prompt < 1 || steps < 2) {
         fprintf(stderr, "error: --prompt must be >= 1 and --steps >= 2\n");
         return 2;
@@ -56,6 +127,11 @@ int cmd_bench(int argc, char **argv) {
     const char *path = resolve_model(model);
     Loaded L;
     if (load_model_and_tokenizer(&L, path, NULL, 0)) return 1;
+    if (cuda) {
+        int rc = bench_cuda(&L.model, path, window, prompt, steps);
+        loaded_free(&L);
+        return rc;
+    }
     const Config *c = &L.model.cfg;
     int capacity = prompt + steps;
     if (capacity > c->ctx_len) {

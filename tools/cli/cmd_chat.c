@@ -11,7 +11,7 @@
 
 typedef struct {
     Loaded *L;
-    Stream *st;
+    Runner *st;
     Sampler *sampler;
     float *logits;
     char *piece;
@@ -24,7 +24,7 @@ typedef struct {
 static int feed_text(Chat *c, const char *text, Error *err) {
     TokenList ids = {0};
     int rc = tokenizer_encode(&c->L->tok, text, strlen(text), 0, &ids, err);
-    if (!rc && ids.n > 0) rc = stream_feed(c->st, ids.ids, ids.n, c->logits, 0, err);
+    if (!rc && ids.n > 0) rc = runner_feed(c->st, ids.ids, ids.n, c->logits, 0, err);
     c->fed += ids.n;
     tokenlist_free(&ids);
     return rc;
@@ -39,7 +39,7 @@ static int reply(Chat *c, int max_tokens, Error *err) {
     int ended = 0;
     for (int i = 0; i < max_tokens; i++) {
         int next = sampler_sample(c->sampler, c->logits);
-        if (stream_feed(c->st, &next, 1, c->logits, 0, err)) return -1;
+        if (runner_feed(c->st, &next, 1, c->logits, 0, err)) return -1;
         c->generated++;
         if (token_ends_turn(&c->L->tok, next)) {
             ended = 1;
@@ -80,7 +80,7 @@ static char *read_line(FILE *f) {
 }
 
 int cmd_chat(int argc, char **argv) {
-    const char *model = NULL, *system = SMOLLM2_SYSTEM;
+    const char *model = NULL, *system = SMOLLM2_SYSTEM, *device = "cpu";
     int max_reply = 512, top_k = 0, seed = 42, threads = 0;
     float temperature = 0.0f, top_p = 0.9f;
     PolicyOpts po = POLICY_DEFAULTS;
@@ -94,6 +94,7 @@ int cmd_chat(int argc, char **argv) {
         {"--seed", OPT_INT, &seed, "random seed (default 42)"},
         {"--threads", OPT_INT, &threads, "OpenMP threads (default: all cores)"},
         POLICY_OPTS(po),
+        DEVICE_OPT(device),
         {NULL, 0, NULL, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
@@ -111,13 +112,14 @@ int cmd_chat(int argc, char **argv) {
     int lr = load_for_streaming(&L, &pol, model, NULL, &po, threads);
     if (lr) return lr;
     Error err = {{0}};
-    Stream st;
+    Runner st;
+    memset(&st, 0, sizeof st);
     Sampler sampler = {0};
     Chat c = {&L, &st, &sampler, NULL, NULL, 3 * (size_t)L.tok.max_piece_len + 16, 0, 0, 0, 0};
     c.logits = malloc((size_t)L.model.cfg.vocab_size * sizeof(float));
     c.piece = malloc(c.piece_cap);
     int rc = 1, tty = isatty(0), started = 0;
-    if (!c.logits || !c.piece || stream_init(&st, &L.model, &pol, L.model.cfg.ctx_len, &err) ||
+    if (!c.logits || !c.piece || runner_init(&st, &L.model, &pol, L.model.cfg.ctx_len, device, &err) ||
         sampler_init(&sampler, L.model.cfg.vocab_size, temperature, top_k, top_p, (uint64_t)seed, &err))
         goto done;
     if (tty) fprintf(stderr, "chatting with %s (%s cache); /reset, /stats, /quit\n", resolve_model(model), policy_name(pol.kind));
@@ -129,12 +131,12 @@ int cmd_chat(int argc, char **argv) {
             break;
         }
         if (strcmp(line, "/reset") == 0) {
-            stream_reset(&st);
+            runner_reset(&st);
             started = 0;
             printf("[conversation cleared]\n");
         } else if (strcmp(line, "/stats") == 0) {
             printf("[turns %ld | tokens seen %ld | cache %d/%d slots | generated %ld at %.1f tok/s | RSS %ld MB]\n",
-                   c.turns, st.cache.n_seen, st.cache.len, st.cache.capacity, c.generated,
+                   c.turns, st.n_seen, runner_len(&st), runner_capacity(&st), c.generated,
                    c.gen_seconds > 0 ? c.generated / c.gen_seconds : 0.0, current_rss_kb() >> 10);
         } else if (line[0] != '\0') {
             char *turn = has_chat_template(&L.tok) ? chatml_turn("user", line) : strdup(line);
@@ -158,7 +160,7 @@ int cmd_chat(int argc, char **argv) {
 done:
     if (rc) fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
     sampler_free(&sampler);
-    stream_free(&st);
+    runner_free(&st);
     free(c.logits);
     free(c.piece);
     loaded_free(&L);

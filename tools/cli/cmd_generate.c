@@ -16,7 +16,7 @@ static void on_sigint(int sig) {
 
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *tokenizer = NULL, *prompt = "Tell me a short story about a robot who learns to paint.",
-               *system = SMOLLM2_SYSTEM, *out_path = NULL;
+               *system = SMOLLM2_SYSTEM, *out_path = NULL, *device = "cpu";
     int steps = 256, top_k = 0, seed = 42, threads = 0, raw = 0, quiet = 0, endless = 0, report = 1000;
     float temperature = 0.0f, top_p = 0.9f;
     PolicyOpts po = POLICY_DEFAULTS;
@@ -37,6 +37,7 @@ int cmd_generate(int argc, char **argv) {
         {"--threads", OPT_INT, &threads, "OpenMP threads (default: all cores)"},
         {"--quiet", OPT_FLAG, &quiet, "no timing report on stderr"},
         POLICY_OPTS(po),
+        DEVICE_OPT(device),
         {NULL, 0, NULL, NULL},
     };
     int pr = parse_opts(argc, argv, opts, "usage: sinks generate [options]\n\nGenerates text from a prompt, streaming it to stdout.");
@@ -58,7 +59,7 @@ int cmd_generate(int argc, char **argv) {
     size_t piece_cap = 3 * (size_t)L.tok.max_piece_len + 16;
     char *piece = malloc(piece_cap);
     FILE *out = NULL;
-    Stream st;
+    Runner st;
     Sampler sampler = {0};
     memset(&st, 0, sizeof st);
     if (!text || !piece || tokenizer_encode(&L.tok, text, strlen(text), 1, &ids, &err)) goto fail;
@@ -80,11 +81,11 @@ int cmd_generate(int argc, char **argv) {
         goto fail;
     }
     logits = malloc((size_t)cfg->vocab_size * sizeof(float));
-    if (!logits || stream_init(&st, &L.model, &pol, ids.n + steps + 1, &err)) goto fail;
+    if (!logits || runner_init(&st, &L.model, &pol, ids.n + steps + 1, device, &err)) goto fail;
     if (sampler_init(&sampler, cfg->vocab_size, temperature, top_k, top_p, (uint64_t)seed, &err)) goto fail;
     signal(SIGINT, on_sigint);
     double t0 = now_seconds();
-    if (stream_feed(&st, ids.ids, ids.n, logits, 0, &err)) goto fail;
+    if (runner_feed(&st, ids.ids, ids.n, logits, 0, &err)) goto fail;
     double t1 = now_seconds(), tr = t1;
     TokDecoder dec;
     tokdecoder_init(&dec);
@@ -97,11 +98,11 @@ int cmd_generate(int argc, char **argv) {
         fwrite(piece, 1, (size_t)n, stdout);
         if (out) fwrite(piece, 1, (size_t)n, out);
         fflush(stdout);
-        if (stream_feed(&st, &next, 1, logits, 0, &err)) goto fail;
+        if (runner_feed(&st, &next, 1, logits, 0, &err)) goto fail;
         if (endless && !quiet && (generated + 1) % report == 0) {
             double now = now_seconds();
             fprintf(stderr, "\n[%ld tokens | last %d: %.1f tok/s | cache %d/%d slots | RSS %ld MB]\n", generated + 1,
-                    report, report / (now - tr), st.cache.len, st.cache.capacity, current_rss_kb() >> 10);
+                    report, report / (now - tr), runner_len(&st), runner_capacity(&st), current_rss_kb() >> 10);
             tr = now;
         }
     }
@@ -117,7 +118,7 @@ fail:
     if (rc) fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
     if (out) fclose(out);
     sampler_free(&sampler);
-    stream_free(&st);
+    runner_free(&st);
     free(logits);
     free(piece);
     free(text);

@@ -15,7 +15,7 @@ static void fmt_time(char *buf, size_t n, double s) {
 }
 
 int cmd_ppl(int argc, char **argv) {
-    const char *model = NULL, *file = NULL, *csv = NULL;
+    const char *model = NULL, *file = NULL, *csv = NULL, *device = "cpu";
     int max_tokens = 0, threads = 0, quiet = 0, skip = 0;
     PolicyOpts po = POLICY_DEFAULTS;
     Opt opts[] = {
@@ -27,6 +27,7 @@ int cmd_ppl(int argc, char **argv) {
         {"--threads", OPT_INT, &threads, "OpenMP threads (default: all cores)"},
         {"--quiet", OPT_FLAG, &quiet, "no progress on stderr"},
         POLICY_OPTS(po),
+        DEVICE_OPT(device),
         {NULL, 0, NULL, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
@@ -52,7 +53,7 @@ int cmd_ppl(int argc, char **argv) {
     int rc = 1;
     FILE *out = NULL;
     float *logits = NULL;
-    Stream st;
+    Runner st;
     memset(&st, 0, sizeof st);
     if (tokenize_file(&L.tok, file, 1, &ids, &err)) goto done;
     if (skip >= ids.n - 1) {
@@ -61,7 +62,7 @@ int cmd_ppl(int argc, char **argv) {
     }
     int *toks = ids.ids + skip, n = ids.n - skip;
     if (max_tokens > 0 && max_tokens + 1 < n) n = max_tokens + 1; // n tokens give n-1 predictions
-    if (stream_init(&st, &L.model, &pol, n, &err)) goto done;
+    if (runner_init(&st, &L.model, &pol, n, device, &err)) goto done;
     logits = malloc((size_t)cfg->vocab_size * sizeof(float));
     if (csv && !(out = fopen(csv, "w"))) {
         err_set(&err, "%s: cannot write", csv);
@@ -75,7 +76,7 @@ int cmd_ppl(int argc, char **argv) {
     long range_n[32] = {0};
     double t0 = now_seconds(), last_report = 0;
     for (int i = 0; i + 1 < n; i++) {
-        if (stream_feed(&st, &toks[i], 1, logits, 0, &err)) goto done;
+        if (runner_feed(&st, &toks[i], 1, logits, 0, &err)) goto done;
         double nll = nll_of(logits, cfg->vocab_size, toks[i + 1]);
         int pos = i + 1, r = pos < 1024 ? 0 : 1;
         while (r < 31 && pos >= (1024 << r)) r++;
@@ -93,7 +94,8 @@ int cmd_ppl(int argc, char **argv) {
         }
     }
     if (!quiet) fprintf(stderr, "\n");
-    printf("policy %s, %s, %d tokens of %s\n", label, L.model.source, n - 1, file);
+    printf("policy %s, %s, %d tokens of %s, on %s\n", label, L.model.source, n - 1, file,
+           st.gpu ? gpu_stream_device(st.gpu) : "the CPU");
     printf("| positions | tokens | perplexity |\n|---|---|---|\n");
     for (int r = 0; r < 32; r++) {
         if (!range_n[r]) continue;
@@ -108,7 +110,7 @@ done:
     if (rc) fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
     if (out) fclose(out);
     free(logits);
-    stream_free(&st);
+    runner_free(&st);
     tokenlist_free(&ids);
     loaded_free(&L);
     return rc;

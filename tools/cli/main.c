@@ -23,12 +23,14 @@ static const Command COMMANDS[] = {
     {"inspect", cmd_inspect, "show a model's configuration, tensors, parameter count and memory"},
     {"tokenize", cmd_tokenize, "print the token ids (and pieces) of a text"},
     {"bench", cmd_bench, "measure prefill/decode speed and the memory-bandwidth floor"},
+    {"gpucheck", cmd_gpucheck, "the GPU model against the CPU: logits, perplexity, greedy tokens"},
     {NULL, NULL, NULL},
 };
 
 static void usage(void) {
     printf("usage: sinks <command> [options]\n\n"
-           "StreamingLLM (attention sinks) in plain C: Llama and GPT-NeoX models on the CPU.\n\ncommands:\n");
+           "StreamingLLM (attention sinks) in plain C: Llama and GPT-NeoX models on the CPU,\n"
+           "and on an NVIDIA GPU with --device cuda.\n\ncommands:\n");
     for (const Command *c = COMMANDS; c->name; c++) printf("  %-10s %s\n", c->name, c->help);
     printf("\nThe default model is %s (`make model` fetches it);\n"
            "--model also takes a llama2.c .bin checkpoint or a Hugging Face directory.\n", DEFAULT_MODEL_HINT);
