@@ -35,14 +35,8 @@ int gpu_stream_init(GpuStream **out, const Model *m, const Policy *p, int max_to
     *out = NULL;
     char why[256];
     if (gpu_device_ok(why, sizeof why)) return err_set(err, "--device cuda: %s", why);
-    int S = p->n_sink, W = p->window, slots, block = p->chunk;
-    switch (p->kind) { // as stream_init: the kept tokens and the block in flight
-    case POLICY_DENSE: slots = max_tokens; break;
-    case POLICY_RECOMPUTE: slots = W; block = W < 256 ? W : 256; break;
-    default:
-        slots = S + W + p->chunk;
-        if (p->reference_prefill && max_tokens > slots) slots = max_tokens;
-    }
+    int S = p->n_sink, W = p->window, slots, block;
+    stream_sizes(p, max_tokens, &slots, &block);
     if (slots <= 0 || block <= 0) return err_set(err, "cache size must be positive");
     GpuStream *g = (GpuStream *)calloc(1, sizeof *g);
     if (!g) return err_set(err, "out of memory");
@@ -174,9 +168,7 @@ int gpu_stream_feed(GpuStream *g, const int *tokens, int n, float *logits, int a
     if (p->kind == POLICY_RECOMPUTE) {
         int W = p->window;
         for (int i = 0; i < n; i++) {
-            if (g->n_recent == W) memmove(g->recent, g->recent + 1, (size_t)(W - 1) * sizeof(int));
-            else g->n_recent++;
-            g->recent[g->n_recent - 1] = tokens[i];
+            recent_push(g->recent, &g->n_recent, W, tokens[i]);
             g->len = 0;
             float *out = all ? logits + (size_t)i * V : logits; // the last write is the last token's
             if (forward(g, g->recent, g->n_recent, out, 0, err)) return -1;

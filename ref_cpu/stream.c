@@ -44,19 +44,31 @@ int policy_validate(Policy *p, const Config *cfg, int force, Error *err) {
     return 0;
 }
 
+void stream_sizes(const Policy *p, int max_tokens, int *slots, int *block) {
+    int S = p->n_sink, W = p->window;
+    *block = p->chunk;
+    switch (p->kind) {
+    case POLICY_DENSE: *slots = max_tokens; break;
+    case POLICY_RECOMPUTE: *slots = W; *block = W < 256 ? W : 256; break;
+    default:
+        *slots = S + W + p->chunk; // the kept tokens and the block in flight
+        if (p->reference_prefill && max_tokens > *slots) *slots = max_tokens;
+    }
+}
+
+void recent_push(int *recent, int *n, int W, int tok) {
+    if (*n == W) memmove(recent, recent + 1, (size_t)(W - 1) * sizeof(int));
+    else (*n)++;
+    recent[*n - 1] = tok;
+}
+
 int stream_init(Stream *s, const Model *m, const Policy *p, int max_tokens, Error *err) {
     memset(s, 0, sizeof *s);
     s->model = m;
     s->policy = *p;
     s->max_tokens = max_tokens;
-    int S = p->n_sink, W = p->window, slots, block = p->chunk;
-    switch (p->kind) {
-    case POLICY_DENSE: slots = max_tokens; break;
-    case POLICY_RECOMPUTE: slots = W; block = W < 256 ? W : 256; break;
-    default:
-        slots = S + W + p->chunk; // the kept tokens and the block in flight
-        if (p->reference_prefill && max_tokens > slots) slots = max_tokens;
-    }
+    int S = p->n_sink, W = p->window, slots, block;
+    stream_sizes(p, max_tokens, &slots, &block);
     if (slots <= 0) return err_set(err, "cache size must be positive");
     if (kvcache_init(&s->cache, &m->cfg, slots, err) || runstate_init(&s->state, &m->cfg, block, slots, err)) {
         stream_free(s);
@@ -107,9 +119,7 @@ static void evict(Stream *s) {
 static int feed_recompute(Stream *s, const int *tokens, int n, float *logits, int all, Error *err) {
     int W = s->policy.window, V = s->model->cfg.vocab_size;
     for (int i = 0; i < n; i++) {
-        if (s->n_recent == W) memmove(s->recent, s->recent + 1, (size_t)(W - 1) * sizeof(int));
-        else s->n_recent++;
-        s->recent[s->n_recent - 1] = tokens[i];
+        recent_push(s->recent, &s->n_recent, W, tokens[i]);
         kvcache_reset(&s->cache);
         float *out = all ? logits + (size_t)i * V : (i == n - 1 ? logits : s->scratch);
         if (model_forward(out, s->model, &s->cache, &s->state, s->recent, s->n_recent, 0, err)) return -1;

@@ -44,6 +44,12 @@ int policy_parse(PolicyKind *k, const char *name, Error *err);
 // `force`), chunk within 1..W. Fills defaults (chunk = W).
 int policy_validate(Policy *p, const Config *cfg, int force, Error *err);
 
+// The cache a policy needs: *slots (kept tokens and the block in flight) and *block (tokens
+// per forward block). Shared by the CPU stream and the GPU one (gpu/stream.cu).
+void stream_sizes(const Policy *p, int max_tokens, int *slots, int *block);
+// Recompute: appends tok to recent[*n] (at most W), dropping the oldest when full.
+void recent_push(int *recent, int *n, int W, int tok);
+
 // max_tokens bounds what a dense cache (or a reference prefill) must hold; other policies
 // ignore it beyond that.
 int stream_init(Stream *s, const Model *m, const Policy *p, int max_tokens, Error *err);
