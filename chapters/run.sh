@@ -1,4 +1,6 @@
 #!/bin/sh
-# Runs chapter NN's program: chapters/run.sh NN BUILD_DIR
+# Runs chapter NN's program: chapters/run.sh NN BUILD_DIR [ARGS...]
 set -eu
-exec "$2/chapters/ch$1"
+n=$1 build=$2
+shift 2
+exec "$build/chapters/ch$n" "$@"

@@ -3,6 +3,44 @@
 
 #include "forward.h"
 
+// ANCHOR: attention_causal
+// Plain causal scaled dot-product attention over a dense cache, the version to learn from: the
+// T queries of a block sit at positions n_past..n_past+T-1, and the query at position p sees the
+// keys at 0..p. attention_forward below is this loop plus sinks and a window; the tests check
+// that the two agree on a dense cache.
+void attention_causal_forward(float *out, float *att, const float *q, const float *k, const float *v, int T,
+                              int n_past, int n_heads, int n_kv_heads, int head_dim) {
+    // out[T, n_heads, head_dim], att[n_heads, T, n_past + T] (probabilities), q[T, n_heads, head_dim]
+    // rotated; k, v[n_past + T, n_kv_heads, head_dim], keys rotated at their positions.
+    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, n_keys = n_past + T;
+    float scale = 1.0f / sqrtf((float)head_dim);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int h = 0; h < n_heads; h++) {
+        for (int t = 0; t < T; t++) {
+            int kvh = h / group, p = n_past + t; // grouped-query: `group` query heads share one k/v head
+            const float *qv = q + ((size_t)t * n_heads + h) * head_dim;
+            float *a = att + ((size_t)h * T + t) * n_keys;
+            for (int j = 0; j <= p; j++) { // causal: keys at positions 0..p only
+                const float *kv = k + (size_t)j * kv_dim + (size_t)kvh * head_dim;
+                float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+                for (int i = 0; i < head_dim; i++) s += qv[i] * kv[i];
+                a[j] = s * scale;
+            }
+            for (int j = p + 1; j < n_keys; j++) a[j] = 0.0f; // the future: probability 0
+            softmax_forward(a, p + 1);
+            float *o = out + ((size_t)t * n_heads + h) * head_dim;
+            for (int i = 0; i < head_dim; i++) o[i] = 0.0f;
+            for (int j = 0; j <= p; j++) { // out = probabilities @ values
+                const float *vv = v + (size_t)j * kv_dim + (size_t)kvh * head_dim;
+#pragma omp simd
+                for (int i = 0; i < head_dim; i++) o[i] += a[j] * vv[i];
+            }
+        }
+    }
+}
+// END: attention_causal
+
 // ANCHOR: attention
 int attention_window_start(int slot, int n_sink, int window) {
     int sinks = n_sink < slot ? n_sink : slot, start = window > 0 ? slot - window : 0;
@@ -64,9 +102,10 @@ void attention_forward(float *out, float *att, const float *q, const float *q_si
 void attention_block_forward(float *out, const float *in, const LayerWeights *lw, const Config *cfg, KVCache *c,
                              RunState *s, int l, int T, int n_past) {
     int D = cfg->dim, hd = cfg->head_dim, qd = cfg->n_heads * hd, kvd = cfg->n_kv_heads * hd;
-    matmul_forward(s->q, in, lw->wq, lw->bq, T, D, qd); // biases are NULL for Llama
-    matmul_forward(s->k, in, lw->wk, lw->bk, T, D, kvd);
-    matmul_forward(s->v, in, lw->wv, lw->bv, T, D, kvd);
+    // linear_forward: W x with fp32 weights, or with the file's blocks under --weights native
+    linear_forward(s->q, in, lw->wq, lw->qwq, lw->bq, s->xq, T, D, qd); // biases are NULL for Llama
+    linear_forward(s->k, in, lw->wk, lw->qwk, lw->bk, s->xq, T, D, kvd);
+    linear_forward(s->v, in, lw->wv, lw->qwv, lw->bv, s->xq, T, D, kvd);
     // The block's queries sit at the slots they are about to occupy: positions n_past.. .
     // Facing the sinks, a query whose window has slid past some slots sits that much closer.
     int shifted = 0;
@@ -88,6 +127,6 @@ void attention_block_forward(float *out, const float *in, const LayerWeights *lw
     attention_forward(s->att_out, s->att, s->q, shifted ? s->q_sink : s->q, k_rot, v, T, n_past, s->n_sink,
                       s->window, cfg->n_heads, cfg->n_kv_heads, hd, c->capacity);
     if (s->on_attention) s->on_attention(s->on_attention_ctx, l, s->att, T, n_past + T, c->capacity);
-    matmul_forward(out, s->att_out, lw->wo, lw->bo, T, qd, D);
+    linear_forward(out, s->att_out, lw->wo, lw->qwo, lw->bo, s->xq, T, qd, D);
 }
 // END: attention_block

@@ -22,8 +22,11 @@ int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error
     s->hb2 = malloc(T * F * sizeof(float));
     s->att = malloc((size_t)cfg->n_heads * T * capacity * sizeof(float));
     s->pos = malloc(T * sizeof(int));
+    size_t widest = D > F ? D : F;
+    widest = widest > qd ? widest : qd;
+    s->xq = malloc(T * (widest / 32 + 1) * sizeof(Q8Block));
     if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_sink || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->att ||
-        !s->pos) {
+        !s->pos || !s->xq) {
         runstate_free(s);
         return err_set(err, "out of memory for activations (block %d, cache %d)", max_T, capacity);
     }
@@ -36,7 +39,7 @@ int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error
 
 void runstate_free(RunState *s) {
     free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->q_sink); free(s->k); free(s->v);
-    free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->pos);
+    free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->pos); free(s->xq);
     rope_free(&s->rope);
     memset(s, 0, sizeof *s);
 }
@@ -48,7 +51,7 @@ static void forward_block(float *logits, const Model *m, KVCache *c, RunState *s
                           int want) {
     const Config *cfg = &m->cfg;
     int D = cfg->dim, V = cfg->vocab_size, n_past = c->len;
-    embedding_forward(s->x, m->w.tok_emb, tokens, T, D); // x[T, D]
+    embedding_any_forward(s->x, m->w.tok_emb, m->w.qtok_emb, tokens, T, D); // x[T, D]
     for (int l = 0; l < cfg->n_layers; l++) {
         if (cfg->arch == ARCH_LLAMA)
             llama_block_forward(s->x, &m->w.layers[l], cfg, c, s, l, T, n_past);
@@ -66,7 +69,7 @@ static void forward_block(float *logits, const Model *m, KVCache *c, RunState *s
         rmsnorm_forward(s->xb, xf, m->w.final_norm, rows, D, cfg->norm_eps);
     else
         layernorm_forward(s->xb, xf, m->w.final_norm, m->w.final_norm_b, rows, D, cfg->norm_eps);
-    matmul_forward(logits, s->xb, m->w.lm_head, NULL, rows, D, V); // logits[rows, V]
+    linear_forward(logits, s->xb, m->w.lm_head, m->w.qlm_head, NULL, s->xq, rows, D, V); // logits[rows, V]
 }
 // END: model_forward
 

@@ -18,6 +18,7 @@ typedef struct {
     float *k, *v;    // [max_T, Hkv*hd]
     float *att_out;  // [max_T, Hq*hd]
     float *hb, *hb2; // [max_T, F]
+    Q8Block *xq;     // [max_T, max(D, F, Hq*hd) / 32] input of a quantized product, as 8-bit blocks
     float *att;      // [Hq, max_T, capacity] attention probabilities of the last layer run
     int *pos;        // [max_T] positions of the block's queries
     int n_sink;      // attention view: slots 0..n_sink-1 are sinks, always visible
@@ -45,6 +46,10 @@ void neox_block_forward(float *x, const LayerWeights *lw, const Config *cfg, KVC
 // The attention sub-block shared by both: out[T, D] from the normed input in[T, D].
 void attention_block_forward(float *out, const float *in, const LayerWeights *lw, const Config *cfg, KVCache *c,
                              RunState *s, int l, int T, int n_past);
+// Plain causal attention over a dense cache (the teaching version): the query at position
+// n_past + t sees keys 0..n_past + t. att[n_heads, T, n_past + T] receives the probabilities.
+void attention_causal_forward(float *out, float *att, const float *q, const float *k, const float *v, int T,
+                              int n_past, int n_heads, int n_kv_heads, int head_dim);
 // Scaled dot-product attention over the cache for the T queries of a block at slots
 // n_past..n_past+T-1. A query at `slot` sees the sinks (slots < min(n_sink, slot)) and the
 // slots from attention_window_start() up to itself (window 0: every earlier slot). Scores against window

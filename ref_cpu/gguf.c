@@ -218,6 +218,7 @@ int gguf_open(GGUF *g, const char *path, Error *err) {
     }
     int rc = gguf_parse(g, f.data, f.size, path, err);
     g->file = f; // take ownership so gguf_close unmaps
+    if (rc) gguf_close(g); // a failed open holds nothing (closing it again is harmless)
     return rc;
 }
 

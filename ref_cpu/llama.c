@@ -11,10 +11,10 @@ void llama_block_forward(float *x, const LayerWeights *lw, const Config *cfg, KV
     residual_forward(x, x, s->xb2, T * D);
     // x = x + W_down (silu(W_gate h) * W_up h),  h = rmsnorm(x)
     rmsnorm_forward(s->xb, x, lw->ffn_norm, T, D, cfg->norm_eps);
-    matmul_forward(s->hb, s->xb, lw->w_gate, NULL, T, D, F);
-    matmul_forward(s->hb2, s->xb, lw->w_up, NULL, T, D, F);
+    linear_forward(s->hb, s->xb, lw->w_gate, lw->qw_gate, NULL, s->xq, T, D, F);
+    linear_forward(s->hb2, s->xb, lw->w_up, lw->qw_up, NULL, s->xq, T, D, F);
     swiglu_forward(s->hb, s->hb, s->hb2, T * F);
-    matmul_forward(s->xb2, s->hb, lw->w_down, NULL, T, F, D);
+    linear_forward(s->xb2, s->hb, lw->w_down, lw->qw_down, NULL, s->xq, T, F, D);
     residual_forward(x, x, s->xb2, T * D);
 }
 // END: llama_block

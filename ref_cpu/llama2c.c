@@ -22,7 +22,8 @@ int llama2c_parse(Llama2cFile *f, const void *data, size_t size, const char *nam
     if (size < sizeof h) return err_set(err, "%s: too short for a llama2.c checkpoint header", name);
     memcpy(h, data, sizeof h);
     f->dim = h[0]; f->hidden_dim = h[1]; f->n_layers = h[2]; f->n_heads = h[3];
-    f->n_kv_heads = h[4]; f->shared_classifier = h[5] > 0; f->vocab_size = h[5] < 0 ? -h[5] : h[5];
+    f->n_kv_heads = h[4]; f->shared_classifier = h[5] > 0;
+    f->vocab_size = h[5] == INT32_MIN ? 0 : h[5] < 0 ? -h[5] : h[5]; // -INT32_MIN does not exist
     f->seq_len = h[6];
     // generous upper bounds keep the size arithmetic below far from overflow
     if (h[0] <= 0 || h[0] > 65536 || h[1] <= 0 || h[1] > 262144 || h[2] <= 0 || h[2] > 1024 ||
@@ -37,6 +38,14 @@ int llama2c_parse(Llama2cFile *f, const void *data, size_t size, const char *nam
     if (f->n_floats < need)
         return err_set(err, "%s: truncated: the header needs %llu weight bytes, the file has %llu", name,
                        (unsigned long long)need * 4, (unsigned long long)(size - sizeof h));
+    // The weights must fill the file exactly: a header that describes a smaller model than the
+    // file holds would read the wrong floats for every weight after the first tensor. (Whether
+    // the classifier is stored, the header's sign of vocab_size says; need counts it.)
+    uint64_t have = size - sizeof h;
+    if (have != need * 4)
+        return err_set(err, "%s: the header (dim=%d hidden=%d layers=%d heads=%d kv_heads=%d vocab=%d seq_len=%d) "
+                            "describes %llu weight bytes, the file has %llu: header and weights do not match",
+                       name, h[0], h[1], h[2], h[3], h[4], h[5], h[6], (unsigned long long)need * 4, (unsigned long long)have);
     f->weights = (const float *)((const uint8_t *)data + sizeof h);
     return 0;
 }

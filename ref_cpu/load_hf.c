@@ -185,7 +185,7 @@ int model_load_hf(Model *m, const char *dir, Error *err) {
     memset(m, 0, sizeof *m);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *text = read_text_file(path, NULL, err);
+    char *text = read_regular_file(path, NULL, err);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);
@@ -197,9 +197,14 @@ int model_load_hf(Model *m, const char *dir, Error *err) {
     Config c;
     int rc = hf_config(&c, &j, err);
     cJSON_Delete(root);
-    if (rc || model_alloc(m, &c, err)) return -1;
+    if (rc) return -1;
     SafeTensors st;
     rc = safetensors_open_dir(&st, dir, err);
+    if (!rc) {
+        uint64_t have = 0; // how many weights the tensors hold
+        for (int i = 0; i < st.n_tensors; i++) have += st.tensors[i].n_elements;
+        rc = model_alloc_for(m, &c, NULL, have, dir, err);
+    }
     if (!rc) rc = c.arch == ARCH_LLAMA ? load_llama_layers(m, &st, dir, err) : load_neox_layers(m, &st, dir, err);
     safetensors_close(&st);
     if (rc) {

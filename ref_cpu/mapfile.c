@@ -12,7 +12,8 @@
 
 int mapfile_open(MappedFile *f, const char *path, Error *err) {
     memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then turns it away
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return err_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -43,9 +44,7 @@ void mapfile_close(MappedFile *f) {
     memset(f, 0, sizeof *f);
 }
 
-char *read_text_file(const char *path, size_t *len, Error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+static char *read_all(FILE *fp, const char *path, size_t *len, Error *err) {
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -63,4 +62,24 @@ char *read_text_file(const char *path, size_t *len, Error *err) {
     buf[n] = '\0';
     if (len) *len = n;
     return buf;
+}
+
+char *read_text_file(const char *path, size_t *len, Error *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    return read_all(fp, path, len, err);
+}
+
+char *read_regular_file(const char *path, size_t *len, Error *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK); // a FIFO must not block us: see mapfile_open
+    if (fd < 0) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        err_set(err, "%s: not a regular file", path);
+        return NULL;
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) { close(fd); err_set(err, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    return read_all(fp, path, len, err);
 }

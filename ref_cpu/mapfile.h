@@ -21,5 +21,8 @@ void mapfile_close(MappedFile *f);
 
 // Reads a whole (small) text file into a NUL-terminated heap string, e.g. a JSON config.
 char *read_text_file(const char *path, size_t *len, Error *err);
+// The same for files that must be regular (configs, tokenizers): a FIFO or a device is an error
+// at once, instead of a read that blocks or never ends. read_text_file also takes pipes (stdin).
+char *read_regular_file(const char *path, size_t *len, Error *err);
 
 #endif

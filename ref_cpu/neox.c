@@ -12,9 +12,9 @@ void neox_block_forward(float *x, const LayerWeights *lw, const Config *cfg, KVC
         residual_forward(x, x, s->xb2, T * D); // sequential: the MLP sees x + attn
     }
     layernorm_forward(s->xb, x, lw->ffn_norm, lw->ffn_norm_b, T, D, cfg->norm_eps);
-    matmul_forward(s->hb, s->xb, lw->w_up, lw->b_up, T, D, F);
+    linear_forward(s->hb, s->xb, lw->w_up, lw->qw_up, lw->b_up, s->xq, T, D, F);
     gelu_forward(s->hb, T * F, cfg->act == ACT_GELU_TANH);
-    matmul_forward(s->xb, s->hb, lw->w_down, lw->b_down, T, F, D); // xb = mlp(ln2(x))
+    linear_forward(s->xb, s->hb, lw->w_down, lw->qw_down, lw->b_down, s->xq, T, F, D); // xb = mlp(ln2(x))
     if (cfg->parallel_residual) {
         residual_forward(s->xb, s->xb, s->xb2, T * D); // mlp + attn, then the residual
     }

@@ -1,5 +1,9 @@
 #include "ops.h"
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,62 @@ void matmul_forward(float *out, const float *in, const float *w, const float *bi
     }
 }
 // END: matmul
+
+// ANCHOR: matmul_tiled
+// The fast version, for prefill: each weight row is applied to tiles of 4 tokens, so it is loaded
+// once per 4 tokens, and the 4 sums give the CPU independent additions to overlap. The order of
+// each sum is fixed in the C: 8 running sums (element i goes to sum i mod 8), the tail, then the
+// 8 sums pairwise. The compiler maps the 8 sums onto one vector register but may not reorder
+// them (no -ffast-math), so a token gets the same bits in a tile of 4 as alone: prefill equals
+// decode. It differs from matmul_forward's order, within float rounding (tests/test_quant.c).
+#define LANES 8
+static inline __attribute__((always_inline)) void dot_tile(float *out, const float *w, const float *x, size_t xs,
+                                                           int n, const int NT) {
+    float acc[4][LANES] = {{0}};
+    int i = 0;
+#ifdef __AVX2__
+    // The same 8 sums in one register each (multiply, then add: the bits of the C below)
+    __m256 v[4];
+    for (int t = 0; t < NT; t++) v[t] = _mm256_setzero_ps();
+    for (; i + LANES <= n; i += LANES) {
+        __m256 wv = _mm256_loadu_ps(w + i);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) v[t] = _mm256_add_ps(v[t], _mm256_mul_ps(wv, _mm256_loadu_ps(x + t * xs + i)));
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(acc[t], v[t]);
+#else
+    for (; i + LANES <= n; i += LANES)
+        for (int t = 0; t < NT; t++)
+            for (int l = 0; l < LANES; l++) acc[t][l] += w[i + l] * x[t * xs + i + l];
+#endif
+    for (int t = 0; t < NT; t++) {
+        const float *a = acc[t];
+        float tail = 0.0f;
+        for (int k = i; k < n; k++) tail += w[k] * x[t * xs + k];
+        out[t] = (((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))) + tail;
+    }
+}
+
+void matmul_tiled_forward(float *out, const float *in, const float *w, const float *bias, int T, int I, int O) {
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < O; o++) {
+        const float *wrow = w + (size_t)o * I;
+        float b = bias ? bias[o] : 0.0f, r[4];
+        for (int t = 0; t < T; t += 4) {
+            const float *x = in + (size_t)t * I;
+            if (T - t >= 4) {
+                dot_tile(r, wrow, x, (size_t)I, I, 4);
+                for (int k = 0; k < 4; k++) out[(size_t)(t + k) * O + o] = r[k] + b;
+            } else {
+                for (int k = 0; k < T - t; k++) {
+                    dot_tile(r, wrow, x + (size_t)k * I, (size_t)I, I, 1);
+                    out[(size_t)(t + k) * O + o] = r[0] + b;
+                }
+            }
+        }
+    }
+}
+// END: matmul_tiled
 
 // ANCHOR: norms
 void rmsnorm_forward(float *out, const float *in, const float *w, int T, int D, float eps) {

@@ -9,6 +9,9 @@
 
 // out[T,O] = in[T,I] @ w[O,I]^T (+ bias[O] if bias is not NULL)
 void matmul_forward(float *out, const float *in, const float *w, const float *bias, int T, int I, int O);
+// The same product, fast for T > 1 (tiles of 4 tokens per weight row; ops.c says why), and with
+// each output's bits independent of T. The forward pass uses it (through linear_forward).
+void matmul_tiled_forward(float *out, const float *in, const float *w, const float *bias, int T, int I, int O);
 // out[T,D] = in / sqrt(mean(in^2) + eps) * w
 void rmsnorm_forward(float *out, const float *in, const float *w, int T, int D, float eps);
 // out[T,D] = (in - mean) / sqrt(var + eps) * w + b

@@ -73,7 +73,7 @@ float bf16_to_fp32(uint16_t b) { return bits_to_f32((uint32_t)b << 16); }
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 // 6-bit scale and min number j of a Q4_K block, packed in 12 bytes.
-static void q4k_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m) {
+void q4k_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m) {
     if (j < 4) {
         *sc = s[j] & 63;
         *m = s[j + 4] & 63;

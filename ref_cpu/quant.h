@@ -1,5 +1,6 @@
 // quant.h: the tensor element types of GGUF and safetensors files, and their conversion to fp32.
-// Every weight is dequantised once, at load time; the forward pass only ever sees fp32.
+// With --weights fp32 every weight is dequantised once, at load time, and the forward pass only
+// sees fp32; --weights native keeps the blocks and multiplies them as they are (qmatmul.h).
 #ifndef QUANT_H
 #define QUANT_H
 
@@ -25,6 +26,8 @@ const char *ggml_type_name(uint32_t type);
 
 float fp16_to_fp32(uint16_t h);
 float bf16_to_fp32(uint16_t b);
+// 6-bit scale *sc and min *m of sub-block j (0..7) of a Q4_K block, from its 12 scale bytes s.
+void q4k_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m);
 
 // out[n] = the n elements stored at src in the given type. n must be a multiple of the
 // type's block size (callers check this when they validate a tensor).

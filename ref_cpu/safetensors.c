@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "quant.h"
 
@@ -92,9 +93,13 @@ int safetensors_parse(SafeTensors *st, const void *buf, size_t size, const char 
     if (!sorted) return err_set(err, "%s: out of memory", name);
     memcpy(sorted, st->tensors + first, (size_t)m * sizeof *sorted);
     qsort(sorted, (size_t)m, sizeof *sorted, by_data);
-    for (int i = 1; i < m && !rc; i++)
-        if (sorted[i - 1].data + sorted[i - 1].n_elements * ggml_type_size(sorted[i - 1].type) > sorted[i].data)
-            rc = err_set(err, "%s: tensors '%s' and '%s' overlap", name, sorted[i - 1].name, sorted[i].name);
+    const STTensor *prev = NULL; // tensors of no elements hold no bytes: they overlap nothing
+    for (int i = 0; i < m && !rc; i++) {
+        if (sorted[i].n_elements == 0) continue;
+        if (prev && prev->data + prev->n_elements * ggml_type_size(prev->type) > sorted[i].data)
+            rc = err_set(err, "%s: tensors '%s' and '%s' overlap", name, prev->name, sorted[i].name);
+        prev = &sorted[i];
+    }
     free(sorted);
     return rc;
 }
@@ -112,13 +117,12 @@ int safetensors_open_dir(SafeTensors *st, const char *dir, Error *err) {
     memset(st, 0, sizeof *st);
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
+    struct stat sb; // stat, not fopen: opening a FIFO would wait for a writer
+    if (stat(path, &sb) != 0) {
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         return add_file(st, path, err);
     }
-    fclose(probe);
-    char *text = read_text_file(path, NULL, err);
+    char *text = read_regular_file(path, NULL, err);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);

@@ -3,6 +3,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <limits.h>
+#include <math.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,55 @@ static int pairmap_get(const PairMap *m, int left, int right, int *merged) {
     return INT_MAX;
 }
 
+// Special tokens in a trie: node -> child by one byte, in a hash keyed by (node << 8 | byte).
+static int32_t trie_child(const SpecialTrie *tr, int32_t node, uint8_t byte) {
+    uint64_t key = ((uint64_t)(uint32_t)node << 8 | byte) + 1;
+    uint32_t h = fnv1a(&key, 8) & (tr->cap - 1);
+    for (; tr->keys[h] != 0; h = (h + 1) & (tr->cap - 1))
+        if (tr->keys[h] == key) return tr->child[h];
+    return -1;
+}
+
+// Inserts the special tokens in id order, so of two with the same text the lower id wins.
+int special_trie_build(SpecialTrie *tr, char *const *piece, const int *len, const uint8_t *special, int n) {
+    uint64_t edges = 0;
+    for (int id = 0; id < n; id++)
+        if (special[id]) edges += (uint64_t)len[id];
+    memset(tr, 0, sizeof *tr);
+    if (edges >= (1u << 30)) return -1;
+    tr->cap = pow2_at_least((uint32_t)edges + 1);
+    tr->keys = calloc(tr->cap, sizeof *tr->keys);
+    tr->child = malloc(tr->cap * sizeof *tr->child);
+    tr->id = malloc(((size_t)edges + 1) * sizeof *tr->id);
+    if (!tr->keys || !tr->child || !tr->id) return -1;
+    tr->n_nodes = 1;
+    tr->id[0] = -1;
+    for (int id = 0; id < n; id++) {
+        if (!special[id] || len[id] == 0) continue;
+        int32_t node = 0;
+        for (int i = 0; i < len[id]; i++) {
+            uint64_t key = ((uint64_t)(uint32_t)node << 8 | (uint8_t)piece[id][i]) + 1;
+            uint32_t h = fnv1a(&key, 8) & (tr->cap - 1);
+            while (tr->keys[h] != 0 && tr->keys[h] != key) h = (h + 1) & (tr->cap - 1);
+            if (tr->keys[h] == 0) {
+                tr->keys[h] = key;
+                tr->child[h] = tr->n_nodes;
+                tr->id[tr->n_nodes++] = -1;
+            }
+            node = tr->child[h];
+        }
+        if (tr->id[node] < 0) tr->id[node] = id;
+    }
+    return 0;
+}
+
+void special_trie_free(SpecialTrie *tr) {
+    free(tr->keys);
+    free(tr->child);
+    free(tr->id);
+    memset(tr, 0, sizeof *tr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Token lists and UTF-8
 
@@ -140,18 +190,109 @@ static char *utf8_sanitize(const char *s, size_t n, size_t *out_n) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Merging fast: the same choices as the simple scans below, in O(n log n)
+
+// ANCHOR: merge_fast
+// The simple scans look at every pair again after each merge: O(n^2) for a word of n symbols
+// (a 1 MB line without spaces would take hours). Here the symbols form a linked list and every
+// possible merge waits in a binary heap ordered by (priority, position), so the best one,
+// leftmost on ties, is always on top. A merge changes only its two neighbouring pairs: those
+// are pushed anew; an entry whose pair has changed since is skipped when it comes up.
+typedef struct {
+    int id, prev, next; // id, or SYM_GONE once merged into its left neighbour
+} Sym;
+#define SYM_GONE INT_MIN
+#define NO_MERGE UINT32_MAX
+
+// The merge of (left, right): its priority (lower merges first) and the merged id, or NO_MERGE.
+typedef uint32_t (*PairFn)(const Tokenizer *t, int left, int right, int *merged);
+
+// A heap entry is one uint64: priority << 32 | position of the left symbol, so that comparing
+// two entries compares priorities first and positions on ties. (8 bytes: a 1 MB word's heap of
+// 3 million entries stays small enough to be fast.)
+static void heap_push(uint64_t *h, int *n, uint64_t c) {
+    int i = (*n)++;
+    for (; i > 0 && c < h[(i - 1) / 2]; i = (i - 1) / 2) h[i] = h[(i - 1) / 2];
+    h[i] = c;
+}
+
+static uint64_t heap_pop(uint64_t *h, int *n) {
+    uint64_t top = h[0], last = h[--*n];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && h[c + 1] < h[c]) c++;
+        if (h[c] >= last) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = last;
+    return top;
+}
+
+static void push_pair(const Tokenizer *t, PairFn pair, const Sym *s, int left, uint64_t *h, int *n) {
+    int merged;
+    if (left < 0 || s[left].next < 0) return;
+    uint32_t prio = pair(t, s[left].id, s[s[left].next].id, &merged);
+    if (prio != NO_MERGE) heap_push(h, n, (uint64_t)prio << 32 | (uint32_t)left);
+}
+
+// Merges ids[n] in place; returns the new count, or -1 when out of memory.
+static int merge_fast(const Tokenizer *t, PairFn pair, int *ids, int n) {
+    if (n < 2) return n;
+    Sym *s = malloc((size_t)n * sizeof *s);
+    uint64_t *h = malloc(3 * (size_t)n * sizeof *h); // n - 1 pairs, then at most 2 per merge
+    if (!s || !h) {
+        free(s);
+        free(h);
+        return -1;
+    }
+    int nh = 0;
+    for (int i = 0; i < n; i++) s[i] = (Sym){ids[i], i - 1, i + 1 < n ? i + 1 : -1};
+    for (int i = 0; i + 1 < n; i++) push_pair(t, pair, s, i, h, &nh);
+    while (nh > 0) {
+        uint64_t c = heap_pop(h, &nh);
+        int left = (int)(uint32_t)c, right = s[left].next, merged;
+        // still a pair, and still the pair this entry was pushed for (its priority says so; an
+        // equal priority at the same position is an equally good pair to merge now)
+        if (s[left].id == SYM_GONE || right < 0 || pair(t, s[left].id, s[right].id, &merged) != (uint32_t)(c >> 32))
+            continue;
+        s[left].id = merged;
+        s[left].next = s[right].next;
+        if (s[right].next >= 0) s[s[right].next].prev = left;
+        s[right].id = SYM_GONE;
+        push_pair(t, pair, s, s[left].prev, h, &nh);
+        push_pair(t, pair, s, left, h, &nh);
+    }
+    int m = 0;
+    for (int i = 0; i >= 0; i = s[i].next) ids[m++] = s[i].id;
+    free(s);
+    free(h);
+    return m;
+}
+// END: merge_fast
+
+// ---------------------------------------------------------------------------------------------
 // Byte-level BPE
+
+static uint32_t bpe_pair(const Tokenizer *t, int left, int right, int *merged) { // the merge's rank
+    int r = pairmap_get(&t->merges, left, right, merged);
+    return r == INT_MAX || r < 0 ? NO_MERGE : (uint32_t)r;
+}
 
 // ANCHOR: bpe_merge
 // Merges the bytes of one pre-token: start from one symbol per byte, then repeatedly merge the
 // adjacent pair with the lowest merge rank (the leftmost on ties) until no pair has a merge.
+// (Unless t->simple_merges is set, merge_fast has already made the same merges.)
 static int bpe_word(const Tokenizer *t, const uint8_t *s, int n, TokenList *out) {
     int stack[64], *sym = n <= 64 ? stack : malloc((size_t)n * sizeof *sym);
     if (!sym) return -1;
     int m = 0;
     for (int i = 0; i < n; i++) // bytes whose symbol the vocabulary lacks are dropped (HF without unk)
         if (t->byte_id[s[i]] >= 0) sym[m++] = t->byte_id[s[i]];
-    for (;;) {
+    if (!t->simple_merges) m = merge_fast(t, bpe_pair, sym, m);
+    for (; m > 0;) {
         int best_rank = INT_MAX, best_i = -1, best_id = -1;
         for (int i = 0; i + 1 < m; i++) {
             int merged, r = pairmap_get(&t->merges, sym[i], sym[i + 1], &merged);
@@ -166,7 +307,7 @@ static int bpe_word(const Tokenizer *t, const uint8_t *s, int n, TokenList *out)
         memmove(sym + best_i + 1, sym + best_i + 2, (size_t)(m - best_i - 2) * sizeof *sym);
         m--;
     }
-    int rc = 0;
+    int rc = m < 0 ? -1 : 0;
     for (int i = 0; i < m && !rc; i++) rc = push(out, sym[i]);
     if (sym != stack) free(sym);
     return rc;
@@ -236,6 +377,25 @@ static int byte_level_segment(const Tokenizer *t, const char *s, size_t n, Token
 // ---------------------------------------------------------------------------------------------
 // SentencePiece-style BPE
 
+// The merged piece's score, higher first: its float bits made to sort as unsigned integers do,
+// then inverted. Scores at or below -1e30 and NaN never merge, as in the scan.
+static uint32_t spm_pair(const Tokenizer *t, int a, int b, int *merged) {
+    char buf[1024];
+    if (a < 0 || b < 0) return NO_MERGE;
+    int la = t->piece_len[a], lb = t->piece_len[b];
+    if (la + lb > (int)sizeof buf) return NO_MERGE;
+    memcpy(buf, t->piece[a], (size_t)la);
+    memcpy(buf + la, t->piece[b], (size_t)lb);
+    int id = tokindex_find(t, buf, (size_t)(la + lb));
+    if (id < 0 || !(t->score[id] > -1e30f)) return NO_MERGE;
+    *merged = id;
+    float score = t->score[id] == 0 ? 0.0f : t->score[id]; // -0 ties with +0, as == says
+    uint32_t u;
+    memcpy(&u, &score, 4);
+    u = u & 0x80000000u ? ~u : u | 0x80000000u; // now ascending with the score
+    return ~u;                                    // and descending
+}
+
 // ANCHOR: spm_merge
 // Encodes one word (s starts at a space or at the text's start; SentencePiece pieces never
 // contain a space except at their start, so no merge crosses a word boundary).
@@ -254,8 +414,9 @@ static int spm_word(const Tokenizer *t, const char *s, size_t n, TokenList *out)
         }
         i += (size_t)len;
     }
+    if (!t->simple_merges && (sym.n = merge_fast(t, spm_pair, sym.ids, sym.n)) < 0) goto fail;
     char buf[1024];
-    for (;;) {
+    for (; sym.n > 0;) {
         float best = -1e30f;
         int best_i = -1, best_id = -1;
         for (int i = 0; i + 1 < sym.n; i++) {
@@ -321,14 +482,13 @@ static int spm_segment(const Tokenizer *t, const char *s, size_t n, TokenList *o
 // ---------------------------------------------------------------------------------------------
 // Encode: special tokens first, then the model's own algorithm on the text between them.
 
-// The longest special token that starts at s[i], or -1.
+// The longest special token that starts at s[i], or -1: one walk down the trie of their bytes.
 static int match_special(const Tokenizer *t, const char *s, size_t n, size_t i) {
-    for (int k = 0; k < t->n_added; k++) {
-        int id = t->added[k];
-        size_t len = (size_t)t->piece_len[id];
-        if (len > 0 && len <= n - i && memcmp(s + i, t->piece[id], len) == 0) return id;
-    }
-    return -1;
+    int best = -1;
+    if (t->n_added == 0) return -1;
+    for (int32_t node = 0; i < n && (node = trie_child(&t->added, node, (uint8_t)s[i])) >= 0; i++)
+        if (t->added.id[node] >= 0) best = t->added.id[node];
+    return best;
 }
 
 // ANCHOR: encode

@@ -30,6 +30,14 @@ typedef struct {
 } PairMap;           // byte-level merges: (left id, right id) -> (rank, merged id)
 
 typedef struct {
+    uint64_t *keys;  // [cap] (node << 8 | byte) + 1; 0 = empty
+    int32_t *child;  // [cap] the node that byte leads to
+    int32_t *id;     // [n_nodes] the special token that ends at this node, or -1
+    uint32_t cap;
+    int32_t n_nodes; // node 0 is the root
+} SpecialTrie;       // special tokens by their bytes: the longest one at a position in one walk
+
+typedef struct {
     TokKind kind;
     int n_vocab;
     int max_piece_len;     // longest piece, in bytes
@@ -39,8 +47,9 @@ typedef struct {
     uint8_t *special;      // [n_vocab] 1 for tokens matched verbatim in the text (control, added)
     TokIndex index;        // piece -> id
     PairMap merges;        // TOK_BYTE_BPE only
-    int *added;            // [n_added] ids of the special tokens, longest first
+    SpecialTrie added;     // the special tokens, found in the text by walking their bytes
     int n_added;
+    int simple_merges;     // 1: merge by the simple O(n^2) scans (the book's first version), 0: the heap
     void *pretok;          // pcre2_code*: the pre-tokenisation regex (byte-level only)
     void *digits;          // pcre2_code*: \p{N}, when digits are isolated first
     int nfc;               // normalise text to NFC before pre-tokenising
@@ -52,6 +61,7 @@ typedef struct {
     int unk_id;            // SPM: for bytes with no <0xXX> token; -1 if none
     int add_bos;           // encode() prepends BOS
     int eot_ids[4];        // ids that end an assistant turn (eos, <|im_end|>, ...), -1 padded
+    char path[1024];       // the file it was read from, for error messages
 } Tokenizer;
 
 typedef struct {
@@ -70,6 +80,10 @@ int tokenizer_from_json(Tokenizer *t, const char *path, Error *err);
 int tokenizer_from_json_text(Tokenizer *t, const char *text, size_t len, const char *name, Error *err);
 int tokenizer_from_llama2c(Tokenizer *t, const char *path, Error *err);
 void tokenizer_free(Tokenizer *t);
+// A tokenizer fits a model when every id it can produce is a row of the model's embedding and
+// the embedding is at most padded to the next multiple of 1024 (Pythia: 50277 -> 50304);
+// otherwise an error that names both files.
+int tokenizer_check_model(const Tokenizer *t, int model_vocab, const char *model_path, Error *err);
 
 // Appends the ids of text[len] to out (BOS first if the tokenizer adds one and add_bos is set).
 // Invalid UTF-8 in the text is read as U+FFFD, as Python's errors="replace" would.

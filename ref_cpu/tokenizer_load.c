@@ -16,6 +16,8 @@
 int tokindex_build(TokIndex *ix, char *const *piece, const int *len, int n);
 int pairmap_init(PairMap *m, int n);
 void pairmap_put(PairMap *m, int left, int right, int rank, int merged);
+int special_trie_build(SpecialTrie *tr, char *const *piece, const int *len, const uint8_t *special, int n);
+void special_trie_free(SpecialTrie *tr);
 
 // The GPT-2 / Hugging Face ByteLevel pre-tokenisation pattern.
 static const char *GPT2_PATTERN =
@@ -31,7 +33,7 @@ void tokenizer_free(Tokenizer *t) {
     free(t->merges.keys);
     free(t->merges.rank);
     free(t->merges.merged);
-    free(t->added);
+    special_trie_free(&t->added);
     pcre2_code_free(t->pretok);
     pcre2_code_free(t->digits);
     memset(t, 0, sizeof *t);
@@ -71,20 +73,6 @@ static pcre2_code *compile(const char *pattern) {
     return re;
 }
 
-static int by_length_desc(const void *a, const void *b, void *lens) {
-    const int *len = lens;
-    return len[*(const int *)b] - len[*(const int *)a];
-}
-
-static void sort_added(Tokenizer *t) { // longest first, so the longest match wins (insertion sort: n is small)
-    for (int i = 1; i < t->n_added; i++)
-        for (int j = i; j > 0 && by_length_desc(&t->added[j - 1], &t->added[j], t->piece_len) > 0; j--) {
-            int x = t->added[j];
-            t->added[j] = t->added[j - 1];
-            t->added[j - 1] = x;
-        }
-}
-
 // The GPT-2 byte <-> printable character map: bytes that are printable Latin-1 map to
 // themselves, the other 68 to U+0100.. in order, so every byte has a visible symbol.
 static void gpt2_byte_codepoints(int cp[256]) {
@@ -95,18 +83,23 @@ static void gpt2_byte_codepoints(int cp[256]) {
     }
 }
 
+// Ids that no entry named get an empty piece (never a NULL one, which memcmp may not see).
+static int fill_missing_pieces(Tokenizer *t, const char *path, Error *err) {
+    for (int i = 0; i < t->n_vocab; i++)
+        if (!t->piece[i] && set_piece(t, i, "", 0)) return err_set(err, "%s: out of memory", path);
+    return 0;
+}
+
 // Shared last steps: index the pieces, list the special tokens, find byte symbols, compile regexes.
 static int finish(Tokenizer *t, const char *path, Error *err) {
-    for (int i = 0; i < t->n_vocab; i++) {
-        if (!t->piece[i] && set_piece(t, i, "", 0)) return err_set(err, "%s: out of memory", path);
-        if (t->piece_len[i] > t->max_piece_len) t->max_piece_len = t->piece_len[i];
-    }
-    if (tokindex_build(&t->index, t->piece, t->piece_len, t->n_vocab)) return err_set(err, "%s: out of memory", path);
-    t->added = malloc(((size_t)t->n_vocab) * sizeof(int));
-    if (!t->added) return err_set(err, "%s: out of memory", path);
+    if (fill_missing_pieces(t, path, err)) return -1;
     for (int i = 0; i < t->n_vocab; i++)
-        if (t->special[i] && t->piece_len[i] > 0) t->added[t->n_added++] = i;
-    sort_added(t);
+        if (t->piece_len[i] > t->max_piece_len) t->max_piece_len = t->piece_len[i];
+    if (tokindex_build(&t->index, t->piece, t->piece_len, t->n_vocab)) return err_set(err, "%s: out of memory", path);
+    for (int i = 0; i < t->n_vocab; i++) t->n_added += t->special[i] && t->piece_len[i] > 0;
+    if (special_trie_build(&t->added, t->piece, t->piece_len, t->special, t->n_vocab))
+        return err_set(err, "%s: out of memory indexing %d special tokens", path, t->n_added);
+    snprintf(t->path, sizeof t->path, "%s", path);
     for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
     if (t->kind == TOK_BYTE_BPE) {
         int cp[256];
@@ -313,7 +306,9 @@ static int json_tokenizer(Tokenizer *t, const cJSON *root, const char *path, Err
         if (set_piece(t, id, content, strlen(content))) return err_set(err, "%s: out of memory", path);
         t->special[id] = 1;
     }
-    if (json_pretok(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), path, err)) return -1;
+    if (json_pretok(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), path, err) ||
+        fill_missing_pieces(t, path, err))
+        return -1;
     if (tokindex_build(&t->index, t->piece, t->piece_len, t->n_vocab) ||
         pairmap_init(&t->merges, cJSON_GetArraySize(merges) + 1))
         return err_set(err, "%s: out of memory", path);
@@ -352,7 +347,7 @@ int tokenizer_from_json_text(Tokenizer *t, const char *text, size_t len, const c
 int tokenizer_from_json(Tokenizer *t, const char *path, Error *err) {
     size_t len;
     memset(t, 0, sizeof *t);
-    char *text = read_text_file(path, &len, err);
+    char *text = read_regular_file(path, &len, err);
     if (!text) return -1;
     int rc = tokenizer_from_json_text(t, text, len, path, err);
     free(text);
@@ -365,10 +360,10 @@ int tokenizer_from_llama2c(Tokenizer *t, const char *path, Error *err) {
     memset(t, 0, sizeof *t);
     MappedFile f;
     if (mapfile_open(&f, path, err)) return -1;
-    const uint8_t *p = f.data, *end = f.data + f.size;
     int n = 0, rc = -1;
     // first pass: count and bounds-check the entries (u32 max_len, then {f32 score, i32 len, bytes})
     if (f.size < 4) { err_set(err, "%s: too short for a llama2.c tokenizer", path); goto done; }
+    const uint8_t *p = f.data, *end = f.data + f.size; // (an empty file has no data pointer at all)
     for (p += 4; p < end; n++) {
         int32_t len;
         if (end - p < 8) { err_set(err, "%s: truncated at token %d", path, n); goto done; }
@@ -405,11 +400,24 @@ static int is_file(const char *p) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+int tokenizer_check_model(const Tokenizer *t, int model_vocab, const char *model_path, Error *err) {
+    long padded = ((long)t->n_vocab + 1023) / 1024 * 1024;
+    if (t->n_vocab > model_vocab)
+        return err_set(err, "%s: the tokenizer has %d tokens, but the model %s has only %d: they do not belong together",
+                       t->path, t->n_vocab, model_path, model_vocab);
+    if (model_vocab > padded)
+        return err_set(err, "%s: the tokenizer has %d tokens, but the model %s has %d: they do not belong together",
+                       t->path, t->n_vocab, model_path, model_vocab);
+    return 0;
+}
+
 int tokenizer_load(Tokenizer *t, const char *model_path, const char *explicit_path, Error *err) {
     const char *p = explicit_path ? explicit_path : model_path;
     size_t n = strlen(p);
     struct stat st;
     if (stat(p, &st) != 0) return err_set(err, "%s: no such file or directory", p);
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        return err_set(err, "%s: not a regular file or directory", p);
     if (S_ISDIR(st.st_mode)) {
         char j[4096];
         snprintf(j, sizeof j, "%s/tokenizer.json", p);
@@ -430,7 +438,7 @@ int tokenizer_load(Tokenizer *t, const char *model_path, const char *explicit_pa
         fclose(fp);
     }
     char cand[2][4160];
-    snprintf(cand[0], sizeof cand[0], "%s/tok%d.bin", dir, h[5] < 0 ? -h[5] : h[5]);
+    snprintf(cand[0], sizeof cand[0], "%s/tok%lld.bin", dir, h[5] < 0 ? -(long long)h[5] : (long long)h[5]);
     snprintf(cand[1], sizeof cand[1], "%s/tokenizer.bin", dir);
     for (int i = 0; i < 2; i++)
         if (is_file(cand[i])) return tokenizer_from_llama2c(t, cand[i], err);

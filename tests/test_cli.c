@@ -32,21 +32,24 @@ START_TEST(chat_carries_one_cache_across_turns) {
     int st;
     char *out = run_cli(args, "Once upon a time\n/stats\nthere was a cat\n/stats\n/reset\n/stats\n", &st);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "chat failed: %s", out);
-    long seen[3];
-    int slots[3], cap[3];
+    long seen[3], turns[3];
+    int slots[3], S[3], W[3];
     char *p = out;
     for (int i = 0; i < 3; i++) {
         p = strstr(p, "[turns");
         ck_assert_msg(p != NULL, "no /stats line %d in: %s", i, out);
-        char *q = strstr(p, "tokens seen ");
-        ck_assert(sscanf(q, "tokens seen %ld | cache %d/%d", &seen[i], &slots[i], &cap[i]) == 3);
+        ck_assert_msg(sscanf(p, "[turns %ld | tokens seen %ld | cache %d tokens of %d+%d", &turns[i], &seen[i],
+                             &slots[i], &S[i], &W[i]) == 5, "/stats line: %s", p);
+        ck_assert_int_eq(S[i], 4);                // the cache is reported as S+W, as given
+        ck_assert_int_eq(W[i], 60);
         p++;
     }
     ck_assert_int_gt(seen[1], seen[0]);           // the second turn added to the same cache...
     ck_assert_int_le(slots[1], 64);               // ...which stays within sinks + window
-    ck_assert_int_eq(cap[0], cap[1]);             // allocated once
+    ck_assert_int_eq(turns[1], 2);
     ck_assert_ptr_nonnull(strstr(out, "[conversation cleared]"));
-    ck_assert_int_eq(seen[2], 0);                 // /reset empties it
+    ck_assert_int_eq(seen[2], 0);                 // /reset empties it...
+    ck_assert_int_eq(turns[2], 0);                // ...and counts turns from 0 again
     free(out);
 }
 END_TEST
@@ -91,8 +94,9 @@ END_TEST
 START_TEST(impossible_cache_sizes_refused) {
     const char *bad[][2] = {
         {"--window 600", "exceeds the model's trained context of 512"},
-        {"--window 0", "--window must be >= 1"},
-        {"--sinks -2", "--sinks must be >= 0"},
+        {"--window 0", "--window wants an integer in 1.."},
+        {"--sinks -2", "--sinks wants an integer in 0.."},
+        {"--sinks 600", "--sinks 600 fills the model's trained context of 512 tokens"},
         {"--policy lru", "unknown policy 'lru'"},
         {"--window 10 --chunk 20", "--chunk 20 must not exceed --window 10"},
     };

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "attnmap.h"
+#include "cachediagram.h"
 #include "axes.h"
 #include "colormap.h"
 #include "font.h"
@@ -100,7 +101,7 @@ START_TEST(ticks_are_round_numbers) {
     axes_format(buf, sizeof buf, 0.25);
     ck_assert_str_eq(buf, "0.25");
     axes_format(buf, sizeof buf, 1e-4);
-    ck_assert_str_eq(buf, "1e-04");
+    ck_assert_str_eq(buf, "0.0001");
 }
 END_TEST
 
@@ -159,7 +160,7 @@ START_TEST(lineplot_puts_a_constant_half_way_up) {
     Image im;
     ck_assert_int_eq(image_init(&im, 400, 300, RGB_WHITE, &err), 0);
     double x[2] = {0, 10}, y[2] = {5, 5};
-    Series s = {"flat", x, y, 2};
+    Series s = {"flat", x, y, 2, NULL, NULL};
     PlotSpec p = {.ymin = 0, .ymax = 10, .vline = NAN};
     ck_assert_msg(lineplot_draw(&im, 0, 0, 400, 300, &p, &s, 1, &err) == 0, "%s", err.msg);
     int col = 150, top, bottom, line = -1;
@@ -175,8 +176,144 @@ START_TEST(lineplot_puts_a_constant_half_way_up) {
     ck_assert_msg(fabs(line - mid) <= 1.5, "line at row %d, frame %d..%d", line, top, bottom);
     // no drawable point at all is an error, not an empty picture
     double bad[2] = {NAN, NAN};
-    Series none = {"none", x, bad, 2};
+    Series none = {"none", x, bad, 2, NULL, NULL};
     ck_assert_int_ne(lineplot_draw(&im, 0, 0, 400, 300, &p, &none, 1, &err), 0);
+    image_free(&im);
+}
+END_TEST
+
+START_TEST(log_ticks_read_as_numbers) {
+    char buf[32];
+    const struct {
+        double v;
+        const char *s;
+    } want[] = {{1500, "1500"}, {2000, "2K"}, {20000, "20K"}, {1e6, "1M"}, {2.5e6, "2.5M"}, {1e-4, "0.0001"},
+                {0.25, "0.25"}, {100, "100"}, {-3000, "-3K"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        axes_format(buf, sizeof buf, want[i].v);
+        ck_assert_str_eq(buf, want[i].s);
+    }
+    // A log x axis over 1..1000 on 300 pixels from x = 10: 10 sits at 10 + 300/3 = 110 and has a
+    // 4-pixel tick; 2 sits at 10 + 300 log10(2)/3 = 40.1 and has a 2-pixel minor tick, no label.
+    Error err = {{0}};
+    Image im;
+    ck_assert_int_eq(image_init(&im, 340, 80, RGB_WHITE, &err), 0);
+    Axes a = {.x = 10, .y = 10, .w = 300, .h = 30, .xmin = 1, .xmax = 1000, .ymin = 0, .ymax = 1, .logx = 1,
+              .hide_y = 1};
+    axes_draw(&im, &a, NULL, NULL, 5);
+    int base = a.y + a.h; // ticks hang below the frame's bottom row (y + h)
+    ck_assert(same(image_get(&im, 110, base + 3), RGB_BLACK));
+    ck_assert(same(image_get(&im, 40, base + 1), RGB_BLACK));
+    ck_assert(same(image_get(&im, 40, base + 2), RGB_WHITE)); // minor: 2 pixels
+    ck_assert(same(image_get(&im, 50, base + 1), RGB_WHITE)); // 3 sits at 10 + 143.1/3... = 57.7, not 50
+    ck_assert(same(image_get(&im, 58, base + 1), RGB_BLACK));
+    int ink = 0; // no label under the minor tick at 2: its label row is blank
+    for (int y = base + 6; y < base + 13; y++)
+        for (int x = 37; x <= 43; x++) ink += same(image_get(&im, x, y), RGB_BLACK);
+    ck_assert_int_eq(ink, 0);
+    // pad: the frame 3 pixels outside the data rectangle, white between
+    image_fill_rect(&im, 0, 0, 340, 80, RGB_WHITE);
+    Axes p = {.x = 20, .y = 20, .w = 50, .h = 20, .xmin = 0, .xmax = 1, .ymin = 0, .ymax = 1, .pad = 3,
+              .hide_x = 1, .hide_y = 1};
+    axes_draw(&im, &p, NULL, NULL, 3);
+    ck_assert(same(image_get(&im, 16, 30), RGB_BLACK)); // x - 1 - pad
+    for (int x = 17; x < 20; x++) ck_assert(same(image_get(&im, x, 30), RGB_WHITE));
+    ck_assert(same(image_get(&im, 30, 16), RGB_BLACK)); // y - 1 - pad
+    ck_assert(same(image_get(&im, 73, 30), RGB_BLACK)); // x + w + pad
+    ck_assert(same(image_get(&im, 30, 43), RGB_BLACK)); // y + h + pad
+    image_free(&im);
+}
+END_TEST
+
+// A 2 x 3 map with a 2-key strip, 4 pixels per cell and 5 per strip key: the strip spans
+// x .. x + 9, its frame's right edge is x + 10 + pad, the map's frame starts gap pixels later,
+// and the map's first column at x + 2 * 5 + 2 * pad + 2 + gap.
+START_TEST(keymap_magnifies_the_first_keys) {
+    Error err = {{0}};
+    Image im;
+    ck_assert_int_eq(image_init(&im, 200, 100, RGB_WHITE, &err), 0);
+    float map[6] = {1, 0, 0, 0.5f, 0.5f, 0};
+    float first[4] = {1, 0, 0.5f, 0.25f};
+    ColorScale cs = {0, 1, 0};
+    KeyMap k = {map, 2, 3, 4, first, 2, 5, 0, 3, 0, 2, NULL, NULL, 3};
+    int x = 50, y = 20, mx = x + 2 * 5 + 2 * KEYMAP_PAD + 2 + KEYMAP_GAP;
+    ck_assert_int_eq(keymap_map_x(&k, x), mx);
+    int w = keymap_draw(&im, x, y, &k, &cs);
+    ck_assert_int_eq(w, mx - x + 3 * 4 + KEYMAP_PAD + 1);
+    // the strip: key 0 of row 0 is 1 (yellow) over 5 pixels, key 1 of row 0 is 0, row 1 0.5 and 0.25
+    for (int dx = 0; dx < 5; dx++) ck_assert(same(image_get(&im, x + dx, y + 1), colormap_viridis(1)));
+    ck_assert(same(image_get(&im, x + 5, y + 1), colormap_viridis(0)));
+    ck_assert(same(image_get(&im, x + 2, y + 5), colormap_viridis(0.5)));
+    ck_assert(same(image_get(&im, x + 9, y + 7), colormap_viridis(0.25)));
+    // white pad inside the strip's frame, the frame, then the gap, then the map's frame and pad
+    for (int i = 1; i <= KEYMAP_PAD; i++) ck_assert(same(image_get(&im, x + 10 - 1 + i, y + 3), RGB_WHITE));
+    ck_assert(same(image_get(&im, x + 10 + KEYMAP_PAD, y + 3), RGB_BLACK));
+    for (int i = 1; i <= KEYMAP_GAP; i++) ck_assert(same(image_get(&im, x + 10 + KEYMAP_PAD + i, y + 3), RGB_WHITE));
+    ck_assert(same(image_get(&im, mx - KEYMAP_PAD - 1, y + 3), RGB_BLACK));
+    ck_assert(same(image_get(&im, mx - 1, y + 3), RGB_WHITE));
+    // the map itself: cell (0, 0) = 1, cell (1, 1) = 0.5
+    ck_assert(same(image_get(&im, mx, y), colormap_viridis(1)));
+    ck_assert(same(image_get(&im, mx + 4 + 3, y + 4 + 3), colormap_viridis(0.5)));
+    ck_assert(same(image_get(&im, mx + 12, y + 2), RGB_WHITE)); // pad right of the map
+    image_free(&im);
+}
+END_TEST
+
+// Whiskers: a point at (0, 5) from 3 to 8 on axes of 0..10. The plot rectangle of a 400 x 300
+// lineplot is x 70..379, y 28..259 (margins 70 + 20, 28 + 40), so y = 8 is row 28 + 232 * 0.2 =
+// 74.4 and y = 3 is row 28 + 232 * 0.7 = 190.4; the whisker is the column x = 70.
+START_TEST(lineplot_draws_whiskers_and_given_ticks) {
+    Error err = {{0}};
+    Image im;
+    ck_assert_int_eq(image_init(&im, 400, 300, RGB_WHITE, &err), 0);
+    double x[2] = {0, 10}, y[2] = {5, 5}, lo[2] = {3, 4}, hi[2] = {8, 6}, ticks[2] = {0, 2.5};
+    Series s = {"m", x, y, 2, lo, hi};
+    PlotSpec p = {.ymin = 0, .ymax = 10, .vline = NAN, .xticks = ticks, .n_xticks = 2};
+    ck_assert_msg(lineplot_draw(&im, 0, 0, 400, 300, &p, &s, 1, &err) == 0, "%s", err.msg);
+    Rgb c = series_colour(0);
+    ck_assert(same(image_get(&im, 70, 100), c));   // on the whisker, between hi and the line
+    ck_assert(same(image_get(&im, 70, 170), c));   // between the line and lo
+    ck_assert(same(image_get(&im, 70, 74), c));    // the top cap's row
+    ck_assert(same(image_get(&im, 72, 74), c));    // the cap is 5 wide
+    ck_assert(same(image_get(&im, 68, 190), c));   // the bottom cap
+    ck_assert(same(image_get(&im, 72, 190), c));
+    ck_assert(!same(image_get(&im, 70, 70), c));   // nothing above the maximum
+    ck_assert(!same(image_get(&im, 70, 195), c));  // nothing below the minimum
+    ck_assert(!same(image_get(&im, 72, 100), c));  // the whisker is one pixel wide
+    // ticks at 0 and 2.5 only: 2.5 is x = 70 + 310 / 4 = 147.5, a round tick at 2 (132) is gone
+    ck_assert(same(image_get(&im, 148, 262), RGB_BLACK));
+    ck_assert(same(image_get(&im, 132, 262), RGB_WHITE));
+    image_free(&im);
+}
+END_TEST
+
+START_TEST(policies_keep_what_they_should) {
+    // 10 tokens, a cache of 6 with 2 sinks, after token 9 arrived (hand-worked):
+    // dense keeps 0..9; window 4..9; sinks 0,1 and 6..9; recompute runs 4..9 again
+    const char *want[4] = {"KKKKKKKKKK", "EEEEKKKKKK", "SSEEEEKKKK", "EEEERRRRRR"};
+    const char code[SLOT_KINDS] = {'S', 'K', 'E', 'R'};
+    PolicyKind p[4] = {POLICY_DENSE, POLICY_WINDOW, POLICY_SINKS, POLICY_RECOMPUTE};
+    SlotKind kind[10];
+    for (int i = 0; i < 4; i++) {
+        policy_slots(kind, p[i], 9, 6, 2);
+        for (int j = 0; j < 10; j++) ck_assert_msg(code[kind[j]] == want[i][j], "policy %d, token %d", i, j);
+    }
+    // before the cache is full nothing is evicted: sinks after token 4 is S S K K K
+    policy_slots(kind, POLICY_SINKS, 4, 6, 2);
+    for (int j = 0; j < 5; j++) ck_assert_int_eq(kind[j], j < 2 ? SLOT_SINK : SLOT_KEPT);
+    // a row of 3 boxes of 4 pixels, 2 apart, the last one outlined as the new token
+    Error err = {{0}};
+    Image im;
+    ck_assert_int_eq(image_init(&im, 40, 20, RGB_WHITE, &err), 0);
+    SlotKind row[3] = {SLOT_SINK, SLOT_EVICTED, SLOT_KEPT};
+    slot_row_draw(&im, 5, 5, row, 3, 4, 2, 2);
+    ck_assert(same(image_get(&im, 6, 6), slot_colour(SLOT_SINK)));
+    ck_assert(same(image_get(&im, 9, 6), RGB_WHITE)); // the gap after box 0 (x 5..8)
+    ck_assert(same(image_get(&im, 12, 7), slot_colour(SLOT_EVICTED)));
+    ck_assert(same(image_get(&im, 18, 6), slot_colour(SLOT_KEPT))); // box 2: x 17..20, inside its outlines
+    ck_assert(same(image_get(&im, 16, 7), RGB_BLACK));              // outline, one pixel outside
+    ck_assert(same(image_get(&im, 17, 5), RGB_BLACK));              // and one inside
+    ck_assert(same(image_get(&im, 11, 4), RGB_WHITE));              // box 1 has none
     image_free(&im);
 }
 END_TEST
@@ -202,6 +339,10 @@ START_TEST(attnmap_files_weights_by_stream_position) {
     ck_assert_float_eq(m[0], 0);
     ck_assert_double_eq_tol(attnmap_sink_score(&a, 0, 0, 1), (0.5 + 0.1) / 2, 1e-6);
     ck_assert_double_eq_tol(attnmap_sink_score(&a, 0, 0, 4), 1.0, 1e-6);
+    // the first keys one by one, mean over the two queries of bin 1 (bin 0 saw no query)
+    float *fk = attnmap_first_keys(&a, 0, 0);
+    float want_fk[8] = {0, 0, 0, 0, (0.5f + 0.1f) / 2, (0.25f + 0.2f) / 2, (0.25f + 0.3f) / 2, 0.4f / 2};
+    for (int i = 0; i < 8; i++) ck_assert_float_eq_tol(fk[i], want_fk[i], 1e-6);
     attnmap_free(&a);
     // After an eviction slot 1 holds position 5: its weight must land in column 5, not 1.
     long pos2[3] = {0, 5, 0};
@@ -217,6 +358,8 @@ START_TEST(attnmap_files_weights_by_stream_position) {
     ck_assert_float_eq(m[6 * 8 + 6], 0.2f);
     ck_assert_float_eq(m[6 * 8 + 1], 0);
     ck_assert_double_eq_tol(attnmap_sink_score(&a, 0, 0, 1), 0.7, 1e-6);
+    ck_assert_float_eq(attnmap_first_keys(&a, 0, 0)[6 * ATTN_FIRST + 0], 0.7f); // position 0, not slot 0's
+    ck_assert_float_eq(attnmap_first_keys(&a, 0, 0)[6 * ATTN_FIRST + 1], 0);    // slot 1 is position 5
     attnmap_free(&a);
     ck_assert_int_ne(attnmap_init(&a, &cfg, 4, 5, AGG_MAX, -1, 0, &err), 0); // more bins than tokens
 }
@@ -237,7 +380,7 @@ static const char *stories(void) {
 START_TEST(attn_writes_maps_and_sink_scores) {
     char args[4096], dir[1024];
     snprintf(dir, sizeof dir, "%s", tmp_path("attn"));
-    snprintf(args, sizeof args, "attn %s --file %s --tokens 48 --layers 0,4 --size 32 --out-dir %s", stories(),
+    snprintf(args, sizeof args, "attn %s --file %s --tokens 48 --layers 0,4 --compare 2,3 --size 32 --out-dir %s", stories(),
              fixture_path("varied.txt"), dir);
     int st;
     char *out = sinks(args, &st);
@@ -253,6 +396,10 @@ START_TEST(attn_writes_maps_and_sink_scores) {
     image_free(&im);
     snprintf(p, sizeof p, "%s/layer_01.png", dir);
     ck_assert_int_ne(access(p, F_OK), 0); // only the layers asked for
+    snprintf(p, sizeof p, "%s/layers_02_03.png", dir); // --compare 2,3: both grids in one picture
+    ck_assert_msg(image_read_png(&im, p, &err) == 0, "%s", err.msg);
+    ck_assert_int_gt(im.w, 2 * 3 * 32);
+    image_free(&im);
     // one row per layer and head, masses in [0, 1], the first token's within the first four's
     snprintf(p, sizeof p, "%s/sink_scores.csv", dir);
     FILE *f = fopen(p, "r");
@@ -271,8 +418,8 @@ START_TEST(attn_writes_maps_and_sink_scores) {
     ck_assert_int_eq(system(args), 0);
     // bad options: one line naming the option
     const char *bad[][2] = {{"--head 9.0", "--head"}, {"--agg median", "--agg"}, {"--layers 1,x", "--layers"},
-                            {"--policy recompute", "recompute"}};
-    for (int i = 0; i < 4; i++) {
+                            {"--policy recompute", "recompute"}, {"--compare 3", "--compare"}};
+    for (int i = 0; i < 5; i++) {
         snprintf(args, sizeof args, "attn %s --file %s --tokens 16 --out-dir %s %s", stories(), fixture_path("varied.txt"),
                  dir, bad[i][0]);
         out = sinks(args, &st);
@@ -290,7 +437,7 @@ END_TEST
 START_TEST(collapse_losses_agree_until_the_first_eviction) {
     char args[4096];
     const char *png = tmp_path("collapse.png"), *csv = tmp_path("collapse.csv");
-    snprintf(args, sizeof args, "collapse %s --file %s/data/tinyshakespeare.txt --window 32 --after 64 --out %s --csv %s",
+    snprintf(args, sizeof args, "collapse %s --file %s/data/tinyshakespeare.txt --sinks 4 --window 28 --after 64 --out %s --csv %s",
              stories(), shared_dir(), png, csv);
     int st;
     char *out = sinks(args, &st);
@@ -359,17 +506,82 @@ START_TEST(plot_draws_a_csv_and_names_bad_rows) {
 }
 END_TEST
 
+// The schematic end to end: the size policies_size promises, and a bad cache size named.
+START_TEST(plot_policies_draws_the_schematic) {
+    const char *png = tmp_path("policies.png");
+    char args[4096];
+    snprintf(args, sizeof args, "plot --policies --tokens 8 --cache 5 --sinks 1 --out %s", png);
+    int st, w, h;
+    char *out = sinks(args, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "plot --policies failed: %s", out);
+    free(out);
+    Error err = {{0}};
+    Image im;
+    ck_assert_msg(image_read_png(&im, png, &err) == 0, "%s", err.msg);
+    policies_size(&w, &h, 8);
+    ck_assert_int_eq(im.w, w);
+    ck_assert_int_eq(im.h, h);
+    int seen[SLOT_KINDS] = {0}; // every kind of slot appears
+    for (int i = 0; i < im.w * im.h; i++)
+        for (int k = 0; k < SLOT_KINDS; k++)
+            seen[k] |= same((Rgb){im.px[3 * i], im.px[3 * i + 1], im.px[3 * i + 2]}, slot_colour(k));
+    for (int k = 0; k < SLOT_KINDS; k++) ck_assert_msg(seen[k], "no %s slot", slot_name(k));
+    image_free(&im);
+    unlink(png);
+    snprintf(args, sizeof args, "plot --policies --tokens 8 --cache 8 --out %s", png);
+    out = sinks(args, &st);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    ck_assert_msg(strstr(out, "--cache"), "said '%s'", out);
+    free(out);
+}
+END_TEST
+
+// sinks speed takes its steps in turns: every policy gets its --steps (recompute its own
+// count), and each row's median lies within its min..max.
+START_TEST(speed_reports_median_and_spread) {
+    const char *csv = tmp_path("speed.csv");
+    char args[4096];
+    snprintf(args, sizeof args, "speed %s --caches 16,24 --steps 4 --recompute-steps 2 --csv %s", stories(), csv);
+    int st;
+    char *out = sinks(args, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "speed failed: %s", out);
+    ck_assert_msg(strstr(out, "Load average"), "no load line: %s", out);
+    free(out);
+    FILE *f = fopen(csv, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256], pol[32];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "policy,cache,median_ms,min_ms,max_ms,q1_ms,q3_ms,steps\n");
+    int rows = 0, cache, steps;
+    double med, lo, hi, q1, q3;
+    while (fscanf(f, "%31[a-z],%d,%lf,%lf,%lf,%lf,%lf,%d\n", pol, &cache, &med, &lo, &hi, &q1, &q3, &steps) == 8) {
+        ck_assert_int_eq(steps, strcmp(pol, "recompute") ? 4 : 2);
+        ck_assert(lo > 0 && lo <= q1 && q1 <= med && med <= q3 && q3 <= hi);
+        rows++;
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, 8);
+    unlink(csv);
+}
+END_TEST
+
 int main(void) {
     RUN_TESTS("plot", 300,
               viridis_matches_its_published_colours,
               png_round_trip_keeps_every_pixel,
               font_draws_its_glyphs,
               ticks_are_round_numbers,
+              log_ticks_read_as_numbers,
+              keymap_magnifies_the_first_keys,
+              lineplot_draws_whiskers_and_given_ticks,
+              policies_keep_what_they_should,
               downsample_by_max_and_by_mean,
               heatmap_cells_take_their_colours,
               lineplot_puts_a_constant_half_way_up,
               attnmap_files_weights_by_stream_position,
               attn_writes_maps_and_sink_scores,
               collapse_losses_agree_until_the_first_eviction,
-              plot_draws_a_csv_and_names_bad_rows);
+              plot_draws_a_csv_and_names_bad_rows,
+              plot_policies_draws_the_schematic,
+              speed_reports_median_and_spread);
 }

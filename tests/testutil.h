@@ -23,6 +23,17 @@ static inline const char *shared_dir(void) { return env_or("SINKS_SHARED", "../s
 static inline const char *default_model(void) { return getenv("SINKS_MODEL"); }
 static inline int sanitized(void) { return getenv("SINKS_SANITIZED") != NULL; }
 
+// Every time limit of the tests comes from here: a figure sized for an idle machine times this
+// multiplier. SINKS_TEST_TIME_MULT sets it (e.g. 10 on a slow or crowded machine); by default it
+// is 3, and 12 under the sanitizers (SINKS_SANITIZED=1: ASan + UBSan run 3-4x slower, and the
+// two cores are shared with other work). Check's own CK_TIMEOUT_MULTIPLIER multiplies on top.
+static inline double test_time_mult(void) {
+    const char *v = getenv("SINKS_TEST_TIME_MULT");
+    double m = v && *v ? atof(v) : 0;
+    return m > 0 ? m : sanitized() ? 12 : 3;
+}
+static inline double time_limit(double idle_seconds) { return idle_seconds * test_time_mult(); }
+
 // dir/name, in one of 8 rotating buffers so that a few paths can be alive at once.
 static inline char *path_join(const char *dir, const char *name) {
     static char buf[8][1024];
@@ -105,11 +116,15 @@ static inline char *capture(const char *cmd, int *status) {
     return out;
 }
 
-// Runs tests[n] as one Check suite (timeout in seconds per test); returns the exit code.
+// Runs tests[n] as one Check suite; `timeout` is the limit per test in seconds on an idle
+// machine, scaled by test_time_mult(); returns the exit code.
 static inline int run_tests(const char *name, int timeout, const TTest *const *tests, int n) {
+    char def[32]; // any test case made without an explicit limit gets the same scaled one
+    snprintf(def, sizeof def, "%d", (int)time_limit(timeout));
+    setenv("CK_DEFAULT_TIMEOUT", def, 1);
     Suite *s = suite_create(name);
     TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, timeout);
+    tcase_set_timeout(tc, time_limit(timeout));
     for (int i = 0; i < n; i++) tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

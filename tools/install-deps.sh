@@ -3,7 +3,7 @@
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-PKGS="build-essential pkg-config check libcjson-dev libpcre2-dev libpng-dev libutf8proc-dev cmark libcmark-dev clang"
+PKGS="build-essential pkg-config check libcjson-dev libpcre2-dev libpng-dev libutf8proc-dev libedit-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libjs-katex fonts-katex chromium clang"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

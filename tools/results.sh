@@ -9,6 +9,9 @@ SINKS=${SINKS:-build/sinks}
 MODEL=${MODEL:-$HOME/.cache/streaming-sinks/SmolLM2-135M-Instruct.Q4_1.gguf}
 TEXT=${TEXT:-../shared/data/war-and-peace.txt}
 PAR=${PAR:-2}
+# The tables are of the fp32 reference path; --weights native agrees within the limits of
+# data/results/native_vs_fp32.md (make native-vs-fp32).
+WEIGHTS=${WEIGHTS:-fp32}
 OUT=out/results
 mkdir -p "$OUT"
 
@@ -38,6 +41,6 @@ echo "$JOBS" | while IFS='|' read -r name args; do
 done | xargs -P "$PAR" -I{} bash -c '
     name=${1%%|*}; args=${1#*|}
     echo "start $name: sinks ppl --file '"$TEXT"' $args"
-    '"$SINKS"' ppl --model '"$MODEL"' --file '"$TEXT"' $args --threads 1 --quiet --csv '"$OUT"'/$name.csv \
+    '"$SINKS"' ppl --model '"$MODEL"' --weights '"$WEIGHTS"' --file '"$TEXT"' $args --threads 1 --quiet --csv '"$OUT"'/$name.csv \
         > '"$OUT"'/$name.txt 2> '"$OUT"'/$name.err && echo "done  $name" || { echo "FAILED $name"; cat '"$OUT"'/$name.err; }
 ' _ {}

@@ -1,24 +1,39 @@
-// Chapter 1: open the default model's GGUF file, read its header, and decode one Q4_1 block of
-// the first query projection by hand, then check it against dequantize().
+// Chapter 1: open the default model's GGUF file, read its header, measure the bits a weight of one
+// tensor (the first query projection unless --tensor names another), and, for a Q4_1 tensor,
+// decode its first block by hand and check it against dequantize().
 #include <string.h>
 
 #include "common.h"
 #include "gguf.h"
 #include "quant.h"
 
-int main(void) {
+int main(int argc, char **argv) {
+    Opt o[] = {{"--model", default_model(), "a GGUF file"},
+               {"--tensor", "blk.0.attn_q.weight", "the Q4_1 tensor whose first block is decoded"}};
+    OPTS_PARSE(o, "ch01: read a GGUF header and decode one Q4_1 block by hand");
     GGUF g;
     Error err = {{0}};
-    CHECK(gguf_open(&g, default_model(), &err), err);
+    CHECK(gguf_open(&g, OPT_STR(o, "--model"), &err), err);
     GGUFStr arch;
     CHECK(gguf_get_str(&g, "general.architecture", &arch, &err), err);
     printf("GGUF version %u, %llu metadata keys, %llu tensors, architecture '%.*s'\n", g.version,
            (unsigned long long)g.n_kv, (unsigned long long)g.n_tensors, (int)arch.len, arch.ptr);
-    const GGUFTensor *t = gguf_tensor(&g, "blk.0.attn_q.weight");
-    if (!t) return 1;
-    printf("blk.0.attn_q.weight: %s, %llu x %llu, %llu bytes for %llu weights (%.2f bits each)\n",
-           ggml_type_name(t->type), (unsigned long long)t->ne[1], (unsigned long long)t->ne[0],
+    const char *name = OPT_STR(o, "--tensor");
+    const GGUFTensor *t = gguf_tensor(&g, name);
+    if (!t) {
+        fprintf(stderr, "error: %s: no tensor of that name in the file (build/sinks inspect --tensors lists them)\n",
+                name);
+        gguf_close(&g);
+        return 1;
+    }
+    printf("%s: %s, %llu x %llu, %llu bytes for %llu weights (%.2f bits each)\n",
+           name, ggml_type_name(t->type), (unsigned long long)t->ne[1], (unsigned long long)t->ne[0],
            (unsigned long long)t->nbytes, (unsigned long long)t->n_elements, 8.0 * t->nbytes / t->n_elements);
+    if (t->type != GGML_Q4_1) {
+        printf("(the hand decoding below is written for Q4_1 blocks only)\n");
+        gguf_close(&g);
+        return 0;
+    }
     // The first block by hand: f16 scale d, f16 minimum m, then 16 bytes of 4-bit codes.
     const uint8_t *b = t->data;
     float d = fp16_to_fp32((uint16_t)(b[0] | b[1] << 8)), m = fp16_to_fp32((uint16_t)(b[2] | b[3] << 8));

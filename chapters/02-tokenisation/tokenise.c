@@ -16,8 +16,10 @@ static void show(const char *label, const Tokenizer *t, const char *text) {
     tokenlist_free(&ids);
 }
 
-int main(void) {
-    const char *text = "Once upon a time, 1234 cats naïvely said: héllo!";
+int main(int argc, char **argv) {
+    Opt o[] = {{"--text", "Once upon a time, 1234 cats naïvely said: héllo!", "the text to tokenise"}};
+    OPTS_PARSE(o, "ch02: one text through both tokenizer families");
+    const char *text = OPT_STR(o, "--text");
     Tokenizer spm, bpe;
     Error err = {{0}};
     CHECK(tokenizer_from_llama2c(&spm, stories("tok512.bin"), &err), err);

@@ -1,24 +1,36 @@
-// Chapter 10: watch the sink + window cache evict. stories260K streams 14 tokens through a
-// cache of 2 sinks + 4 recent tokens; after each step we print which stream positions it holds.
+// Chapter 10: watch the sink + window cache evict. stories260K streams tokens through a small
+// cache (2 sinks + 4 recent by default); after each step we print which stream positions it holds.
+// The rotary position of a key is its slot, the index printed first.
 #include "common.h"
 #include "stream.h"
 
-int main(void) {
+int main(int argc, char **argv) {
+    Opt o[] = {{"--sinks", "2", "S: the first tokens kept forever"},
+               {"--window", "4", "W: the recent tokens kept"},
+               {"--tokens", "14", "tokens to stream through the cache"}};
+    OPTS_PARSE(o, "ch10: which stream positions a sink cache holds after each token");
+    int S, W, n;
+    OPT_INT(o, "--sinks", 0, 64, &S);
+    OPT_INT(o, "--window", 1, 256, &W);
+    OPT_INT(o, "--tokens", 1, 100000, &n);
     Model m;
     Error err = {{0}};
     CHECK(model_load(&m, stories("stories260K.bin"), &err), err);
-    Policy p = {POLICY_SINKS, 2, 4, 0, 0};
+    Policy p = {POLICY_SINKS, S, W, 0, 0};
     CHECK(policy_validate(&p, &m.cfg, 0, &err), err);
     Stream s;
     CHECK(stream_init(&s, &m, &p, 0, &err), err);
     float *logits = malloc((size_t)m.cfg.vocab_size * sizeof(float));
-    printf("cache of %d slots: 2 sinks + 4 recent + room for a block of %d tokens in flight\n", s.cache.capacity,
-           p.chunk);
-    for (int t = 0; t < 14; t++) {
-        int token = 1 + t;
+    printf("cache of %d slots: %d sinks + %d recent + room for a block of %d tokens in flight\n", s.cache.capacity,
+           S, W, p.chunk);
+    printf("slot (= rotary position):          ");
+    for (int i = 0; i < S + W; i++) printf(" %3d%s", i, i == S - 1 ? " |" : "");
+    printf("\n");
+    for (int t = 0; t < n; t++) {
+        int token = 1 + t % (m.cfg.vocab_size - 1);
         CHECK(stream_feed(&s, &token, 1, logits, 0, &err), err);
-        printf("after token %2d: slots hold stream positions", t);
-        for (int i = 0; i < s.cache.len; i++) printf(" %2ld%s", s.cache.stream_pos[i], i == 1 ? " |" : "");
+        printf("after token %3d, stream positions:", t);
+        for (int i = 0; i < s.cache.len; i++) printf(" %3ld%s", s.cache.stream_pos[i], i == S - 1 ? " |" : "");
         printf("\n");
     }
     free(logits);

@@ -8,20 +8,64 @@
 #include "stream.h"
 #include "tokenizer.h"
 
+#include <stdio.h>
+
 #define DEFAULT_MODEL_HINT "$HOME/.cache/streaming-sinks/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-typedef enum { OPT_FLAG, OPT_INT, OPT_FLOAT, OPT_STR } OptType;
+// Exit codes of every command (documented in `sinks --help` and the README).
+enum {
+    EXIT_OK = 0,
+    EXIT_INPUT = 1,   // a file or model that cannot be used, or a run that failed
+    EXIT_USAGE = 2,   // a bad command line
+    EXIT_IO = 3,      // output could not be written (disk full, closed pipe, ...)
+    EXIT_SIGNAL = 128 // + the signal: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP
+};
+
+// OPT_LIST: comma-separated integers, each checked against the range; kept as the string
+// (read it with cli_int_list).
+typedef enum { OPT_FLAG, OPT_INT, OPT_FLOAT, OPT_STR, OPT_LIST } OptType;
 
 typedef struct {
-    const char *name;   // "--steps"
+    const char *name;   // "--n-predict"
     OptType type;
     void *dst;          // int*, float* or const char**
     const char *help;
+    double lo, hi;      // OPT_INT, OPT_FLOAT, OPT_LIST: the accepted range, inclusive (required)
+    const char *alias;  // other spellings, space-separated: "-n --steps" (short flags first)
 } Opt;
 
-// Parses argv against opts (NULL-terminated by name). Prints usage for --help (returns 1) and a
-// one-line error naming the option for bad input (returns -1). Returns 0 when all is well.
+// The options every command that loads a model shares, spelled once.
+#define MODEL_OPT(m) \
+    {"--model", OPT_STR, &(m), "model: .gguf, llama2.c .bin or Hugging Face directory (default " DEFAULT_MODEL_HINT ")", 0, 0, "-m"}
+#define TOKENIZER_OPT(t) {"--tokenizer", OPT_STR, &(t), "tokenizer file, if not the model's own", 0, 0, NULL}
+#define THREADS_OPT(t) {"--threads", OPT_INT, &(t), "OpenMP threads (default 0: all cores)", 0, 1024, "-t"}
+#define CLI_MAX_LIST 64 // elements of a list option
+
+// Parses argv against opts (NULL-terminated by name): "--name value", "--name=value", the
+// aliases ("-n 5", "-n=5"), integer and float ranges, lists element by element. Prints usage for
+// --help (returns 1), the option names for --list-options (returns 1), and a one-line error
+// naming the option and what it accepts (with a "did you mean" for a near miss) for bad input
+// (returns -1). Returns 0 when all is well.
 int parse_opts(int argc, char **argv, const Opt *opts, const char *usage);
+// The integers of a list option that parse_opts accepted; returns how many (at most max).
+int cli_int_list(const char *s, int *out, int max);
+// The closest of names[n] to s within a small edit distance, or NULL.
+const char *cli_closest(const char *s, const char *const *names, int n);
+
+// Signals. cli_catch_signals: SIGINT, SIGTERM and SIGHUP set a flag that the long loops check
+// (a second one of the same kills at once); SIGPIPE is ignored so that a closed pipe is a write
+// error (EPIPE) that the command reports. cli_stop_signal: the signal caught, or 0.
+void cli_catch_signals(void);
+int cli_stop_signal(void);
+void cli_clear_stop(void);
+// Flushes f and checks its error flag; on failure prints "error: PATH: cannot write (why)" and
+// returns EXIT_IO. cli_close also closes it (a NULL f is fine).
+int cli_check_write(FILE *f, const char *path);
+// Reports a write to f that failed with errnum (stdout: only the first time); returns EXIT_IO.
+int cli_write_failed(FILE *f, const char *path, int errnum);
+int cli_close(FILE *f, const char *path);
+// Whether progress lines should be drawn: stderr is a terminal.
+int cli_progress(void);
 
 // The model path from --model, else $SINKS_MODEL, else the default cache location.
 const char *resolve_model(const char *opt);
@@ -32,6 +76,13 @@ typedef struct {
 } Loaded;
 
 int load_model_and_tokenizer(Loaded *l, const char *model_path, const char *tokenizer_path, int need_tokenizer);
+// The same with --weights: "fp32", "native" or NULL (native). -1: it would not load; -2: bad --weights.
+int load_model_weights(Loaded *l, const char *model_path, const char *tokenizer_path, int need_tokenizer,
+                       const char *weights);
+// --weights: how a GGUF file's quantized matrices are held (ref_cpu/qmatmul.h). Native is the
+// default: faster, and the per-token losses agree with fp32 (data/results/native_vs_fp32.md).
+#define WEIGHTS_OPT(w) {"--weights", OPT_STR, &(w), "fp32 (dequantised at load) or native (GGUF blocks kept " \
+    "quantized, 8-bit activations; default native)", 0, 0, NULL}
 void loaded_free(Loaded *l);
 void set_threads(int n);
 long current_rss_kb(void);
@@ -50,18 +101,23 @@ long peak_rss_kb(void);
 typedef struct {
     const char *name;    // --policy
     int sinks, window, chunk, force, reference_prefill;
+    const char *weights; // --weights (load_for_streaming loads with it)
 } PolicyOpts;
 
-#define POLICY_OPTS(po)                                                                                  \
-    {"--policy", OPT_STR, &(po).name, "KV cache policy: dense, window, sinks or recompute (default sinks)"}, \
-    {"--sinks", OPT_INT, &(po).sinks, "sink tokens kept, for --policy sinks (default 4)"},              \
-    {"--window", OPT_INT, &(po).window, "recent tokens kept, or re-run by recompute (default 1020, or less to fit the trained context)"}, \
-    {"--chunk", OPT_INT, &(po).chunk, "tokens per block when a long input is fed (default min(W, 256))"}, \
+#define POLICY_OPTS(po) POLICY_OPTS_DEFAULT(po, "sinks")
+// For a command whose default policy is not sinks (attn: dense).
+#define POLICY_OPTS_DEFAULT(po, dflt)                                                                    \
+    {"--policy", OPT_STR, &(po).name, "KV cache policy: dense, window, sinks or recompute (default " dflt ")", 0, 0, NULL}, \
+    {"--sinks", OPT_INT, &(po).sinks, "S: sink tokens kept, for --policy sinks (default 4)", 0, 65536, NULL}, \
+    {"--window", OPT_INT, &(po).window, "W: recent tokens kept (or re-run by recompute); the cache holds S+W " \
+     "(default 1020, or less to fit the trained context)", 1, 16777216, NULL},                      \
+    {"--chunk", OPT_INT, &(po).chunk, "tokens per block when a long input is fed (default min(W, 256))", 0, 65536, NULL}, \
     {"--reference-prefill", OPT_FLAG, &(po).reference_prefill,                                          \
-     "feed a long prompt as one dense pass, as the reference implementations do"},                       \
-    {"--force", OPT_FLAG, &(po).force, "allow a cache larger than the trained context"}
+     "feed a long prompt as one dense pass, as the reference implementations do", 0, 0, NULL},           \
+    {"--force", OPT_FLAG, &(po).force, "allow a cache larger than the trained context", 0, 0, NULL}, \
+    WEIGHTS_OPT((po).weights)
 
-#define POLICY_DEFAULTS {"sinks", 4, -1, 0, 0, 0} // window -1: 1020, or what fits the trained context
+#define POLICY_DEFAULTS {"sinks", 4, -1, 0, 0, 0, NULL} // window -1: 1020, or what fits the trained context
 
 // Turns the options into a validated Policy for this model; prints the error and returns -1.
 int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg);
@@ -93,5 +149,6 @@ int cmd_attn(int argc, char **argv);
 int cmd_collapse(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_gpucheck(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

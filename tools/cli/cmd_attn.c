@@ -12,6 +12,7 @@
 #include "axes.h"
 #include "cli.h"
 #include "font.h"
+#include "lineplot.h"
 
 typedef struct {
     const char *source;  // the text's file name, for titles
@@ -40,10 +41,35 @@ static void binning_note(char *buf, size_t n, const AttnMap *a, const Look *k) {
 }
 
 // ANCHOR: layer_grid
+#define GRID_KEY_PX 4 // pixels per key in the magnified strip of the first keys (grid panels)
+#define HEAD_KEY_PX 8 // ... in the single-head picture
+
+// Size of one head's panel in a layer grid: ticks left, the key map, ticks below, a name above.
+static void grid_panel(const AttnMap *a, int panel, int *cell, int *pw, int *ph) {
+    *cell = panel / a->res > 1 ? panel / a->res : 1;
+    KeyMap km = {.cols = a->res, .cell = *cell, .n_first = ATTN_FIRST, .first_cell = GRID_KEY_PX};
+    *pw = 44 + keymap_map_x(&km, 0) + a->res * *cell + 16;
+    *ph = a->res * *cell + 40;
+}
+
+// Every head of layer l in a grid of panels, from (x0, y0): a caption line, then the panels.
+static void draw_layer_grid(Image *im, int x0, int y0, const AttnMap *a, int l, int panel, const Look *k) {
+    int H = a->n_heads, cols = (int)ceil(sqrt(H)), cell, pw, ph;
+    grid_panel(a, panel, &cell, &pw, &ph);
+    for (int h = 0; h < H; h++) {
+        int x = x0 + (h % cols) * pw + 44, y = y0 + (h / cols) * ph + 14;
+        char name[32];
+        snprintf(name, sizeof name, "head %d", h);
+        draw_text(im, x, y - 12, name, 1, RGB_BLACK);
+        KeyMap km = {attnmap_map(a, l, h), a->res, a->res, cell, attnmap_first_keys(a, l, h), ATTN_FIRST,
+                     GRID_KEY_PX, 0, a->n_tokens, 0, a->n_tokens, NULL, NULL, 3};
+        keymap_draw(im, x, y, &km, &k->cs);
+    }
+}
+
 static int write_layer(const AttnMap *a, int l, int panel, const Look *k, const char *path, Error *err) {
-    int H = a->n_heads, cols = (int)ceil(sqrt(H)), rows = (H + cols - 1) / cols;
-    int cell = panel / a->res > 1 ? panel / a->res : 1, side = a->res * cell;
-    int pw = side + 56, ph = side + 34; // a panel: its map, ticks left and below, a title above
+    int H = a->n_heads, cols = (int)ceil(sqrt(H)), rows = (H + cols - 1) / cols, cell, pw, ph;
+    grid_panel(a, panel, &cell, &pw, &ph);
     char title[256], note[128];
     snprintf(title, sizeof title, "layer %d of %d: %s cache, %d tokens of %s", l, a->n_layers, k->policy,
              a->n_tokens, k->source);
@@ -51,37 +77,84 @@ static int write_layer(const AttnMap *a, int l, int panel, const Look *k, const 
     if (image_init(&im, wide_enough(20 + cols * pw + 90, title), 56 + rows * ph + 20, RGB_WHITE, err)) return -1;
     draw_text(&im, 20, 10, title, 2, RGB_BLACK);
     binning_note(note, sizeof note, a, k);
-    snprintf(title, sizeof title, "rows: query position, columns: key position; %s", note);
+    snprintf(title, sizeof title, "rows: query position, columns: key position (left strip: keys 0-3 magnified); %s",
+             note);
     draw_text(&im, 20, 32, title, 1, RGB_BLACK);
-    for (int h = 0; h < H; h++) {
-        int x = 20 + (h % cols) * pw + 44, y = 56 + (h / cols) * ph + 12;
-        char name[32];
-        snprintf(name, sizeof name, "head %d", h);
-        draw_text(&im, x, y - 10, name, 1, RGB_BLACK);
-        heatmap_axes_draw(&im, x, y, attnmap_map(a, l, h), a->res, a->res, cell, &k->cs, 0, a->n_tokens, 0,
-                          a->n_tokens, NULL, NULL, 3);
-    }
-    colorbar_draw(&im, 20 + cols * pw + 10, 68, 14, rows * ph - 40, &k->cs, "attention probability");
+    draw_layer_grid(&im, 20, 56, a, l, panel, k);
+    colorbar_draw(&im, 20 + cols * pw + 10, 70, 14, rows * ph - 40, &k->cs, "attention probability");
     int rc = image_write_png(&im, path, err);
     image_free(&im);
     return rc;
 }
 // END: layer_grid
 
+// Two layers' grids side by side (the layer where the sink switches on beside the one before).
+static int write_compare(const AttnMap *a, const int *ls, int panel, const Look *k, const char *path, Error *err) {
+    int H = a->n_heads, cols = (int)ceil(sqrt(H)), rows = (H + cols - 1) / cols, cell, pw, ph;
+    grid_panel(a, panel, &cell, &pw, &ph);
+    int gw = cols * pw + 30;
+    char title[256], note[128];
+    snprintf(title, sizeof title, "layers %d and %d: %s cache, %d tokens of %s", ls[0], ls[1], k->policy, a->n_tokens,
+             k->source);
+    Image im;
+    if (image_init(&im, wide_enough(20 + 2 * gw + 90, title), 76 + rows * ph + 20, RGB_WHITE, err)) return -1;
+    draw_text(&im, 20, 10, title, 2, RGB_BLACK);
+    binning_note(note, sizeof note, a, k);
+    snprintf(title, sizeof title, "rows: query position, columns: key position (left strip: keys 0-3 magnified); %s",
+             note);
+    draw_text(&im, 20, 32, title, 1, RGB_BLACK);
+    for (int i = 0; i < 2; i++) {
+        snprintf(title, sizeof title, "layer %d", ls[i]);
+        draw_text(&im, 20 + i * gw + 44, 52, title, 2, RGB_BLACK);
+        draw_layer_grid(&im, 20 + i * gw, 76, a, ls[i], panel, k);
+        if (i) image_fill_rect(&im, 20 + gw - 16, 52, 1, rows * ph + 24, RGB_GREY); // between the layers
+    }
+    colorbar_draw(&im, 20 + 2 * gw, 90, 14, rows * ph - 40, &k->cs, "attention probability");
+    int rc = image_write_png(&im, path, err);
+    image_free(&im);
+    return rc;
+}
+
+// One head at full size, and under it the attention that each query pays to key 0: a head that
+// sends everything to the sink is a line at 1, whatever the colours suggest.
 static int write_head(const AttnMap *a, int l, int h, int size, const Look *k, const char *path, Error *err) {
-    int cell = size / a->res > 1 ? size / a->res : 1, side = a->res * cell;
+    int cell = size / a->res > 1 ? size / a->res : 1, side = a->res * cell, plot_h = 220;
+    KeyMap km = {attnmap_map(a, l, h), a->res, a->res, cell, attnmap_first_keys(a, l, h), ATTN_FIRST, HEAD_KEY_PX,
+                 0, a->n_tokens, 0, a->n_tokens, "key position", "query position", 6};
+    int mapx = 70, right = mapx + keymap_map_x(&km, 0) + side; // right edge of the map
     char title[256], note[128];
     snprintf(title, sizeof title, "layer %d, head %d: %s cache, %d tokens of %s", l, h, k->policy, a->n_tokens,
              k->source);
     Image im;
-    if (image_init(&im, wide_enough(side + 170, title), side + 110, RGB_WHITE, err)) return -1;
+    if (image_init(&im, wide_enough(right + 130, title), side + 110 + plot_h, RGB_WHITE, err)) return -1;
     draw_text(&im, 20, 10, title, 2, RGB_BLACK);
     binning_note(note, sizeof note, a, k);
     draw_text(&im, 20, 32, note, 1, RGB_BLACK);
-    heatmap_axes_draw(&im, 60, 54, attnmap_map(a, l, h), a->res, a->res, cell, &k->cs, 0, a->n_tokens, 0,
-                      a->n_tokens, "key position", "query position", 6);
-    colorbar_draw(&im, 60 + side + 14, 54, 14, side, &k->cs, "attention probability");
-    int rc = image_write_png(&im, path, err);
+    keymap_draw(&im, mapx, 56, &km, &k->cs);
+    colorbar_draw(&im, right + 14, 56, 14, side, &k->cs, "attention probability");
+    // the companion chart: attention on key 0 (and on keys 1-3 together) by query position
+    double *x = malloc((size_t)a->res * sizeof(double)), *y0 = malloc((size_t)a->res * sizeof(double)),
+           *y13 = malloc((size_t)a->res * sizeof(double));
+    int rc = -1;
+    if (!x || !y0 || !y13) {
+        err_set(err, "out of memory");
+        goto out;
+    }
+    const float *f = attnmap_first_keys(a, l, h);
+    for (int i = 0; i < a->res; i++) {
+        x[i] = (double)i * a->n_tokens / a->res; // the first query position of bin i
+        y0[i] = f[(size_t)i * ATTN_FIRST];
+        y13[i] = 0;
+        for (int j = 1; j < ATTN_FIRST; j++) y13[i] += f[(size_t)i * ATTN_FIRST + j];
+    }
+    Series s[2] = {{"key 0", x, y0, a->res, NULL, NULL}, {"keys 1-3 together", x, y13, a->res, NULL, NULL}};
+    PlotSpec spec = {.title = k->agg == AGG_MAX ? "attention on the first keys by query position (max per pixel)"
+                                                : "attention on the first keys by query position (mean per pixel)",
+                     .xlabel = "query position", .ylabel = "attention", .ymin = -0.02, .ymax = 1.05, .vline = NAN};
+    if (lineplot_draw(&im, 0, side + 100, right + 10, plot_h, &spec, s, 2, err)) goto out;
+    rc = image_write_png(&im, path, err);
+out:
+    free(x), free(y0), free(y13);
     image_free(&im);
     return rc;
 }
@@ -151,35 +224,37 @@ static int parse_layers(unsigned char *on, int L, const char *s, Error *err) {
 }
 
 int cmd_attn(int argc, char **argv) {
-    const char *model = NULL, *file = NULL, *prompt = NULL, *out_dir = "attn", *layers = NULL, *head = NULL;
+    const char *model = NULL, *tokenizer = NULL, *file = NULL, *prompt = NULL, *out_dir = "attn", *layers = NULL, *head = NULL, *compare = NULL;
     const char *agg_name = "max";
     int tokens = 512, skip = 0, threads = 0, panel = 128, head_size = 512, far = -1, log_scale = 0;
     PolicyOpts po = POLICY_DEFAULTS;
     po.name = "dense";
     Opt opts[] = {
-        {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
-        {"--file", OPT_STR, &file, "the text to run, e.g. ../shared/data/war-and-peace.txt"},
-        {"--prompt", OPT_STR, &prompt, "or a text given here"},
-        {"--tokens", OPT_INT, &tokens, "tokens of it to run (default 512)"},
-        {"--skip", OPT_INT, &skip, "start this many tokens into the text (default 0)"},
-        {"--out-dir", OPT_STR, &out_dir, "where the PNGs and the CSV go (default attn/)"},
-        {"--layers", OPT_STR, &layers, "layers to draw, e.g. 0,1,15 (default all)"},
-        {"--head", OPT_STR, &head, "LAYER.HEAD drawn alone at full size (default: the head with the strongest sink)"},
-        {"--size", OPT_INT, &panel, "pixels per head in the layer grids (default 128)"},
-        {"--head-size", OPT_INT, &head_size, "pixels of the single-head map (default 512)"},
-        {"--agg", OPT_STR, &agg_name, "how many positions share a pixel: max or mean (default max)"},
-        {"--log", OPT_FLAG, &log_scale, "colour by log10 probability, from 1e-4 to 1"},
-        {"--far", OPT_INT, &far, "queries at this position or later count in the sink scores (default tokens/4)"},
-        {"--threads", OPT_INT, &threads, "OpenMP threads (default: all cores)"},
-        POLICY_OPTS(po),
-        {NULL, 0, NULL, NULL},
+        MODEL_OPT(model),
+        TOKENIZER_OPT(tokenizer),
+        {"--file", OPT_STR, &file, "the text to run, e.g. ../shared/data/war-and-peace.txt", 0, 0, "-f"},
+        {"--prompt", OPT_STR, &prompt, "or a text given here", 0, 0, "-p"},
+        {"--tokens", OPT_INT, &tokens, "tokens of it to run (default 512)", 2, 1048576, NULL},
+        {"--skip", OPT_INT, &skip, "start this many tokens into the text (default 0)", 0, 1000000000, NULL},
+        {"--out-dir", OPT_STR, &out_dir, "where the PNGs and the CSV go (default attn/)", 0, 0, NULL},
+        {"--layers", OPT_STR, &layers, "layers to draw, e.g. 0,1,15 (default all)", 0, 0, NULL},
+        {"--compare", OPT_STR, &compare, "L1,L2: also OUT/layers_L1_L2.png, the two layers side by side", 0, 0, NULL},
+        {"--head", OPT_STR, &head, "LAYER.HEAD drawn alone at full size (default: the head with the strongest sink)", 0, 0, NULL},
+        {"--size", OPT_INT, &panel, "pixels per head in the layer grids (default 128)", 16, 1024, NULL},
+        {"--head-size", OPT_INT, &head_size, "pixels of the single-head map (default 512)", 16, 4096, NULL},
+        {"--agg", OPT_STR, &agg_name, "how many positions share a pixel: max or mean (default max)", 0, 0, NULL},
+        {"--log", OPT_FLAG, &log_scale, "colour by log10 probability, from 1e-4 to 1", 0, 0, NULL},
+        {"--far", OPT_INT, &far, "queries at this position or later count in the sink scores (default tokens/4)", 0, 1048576, NULL},
+        THREADS_OPT(threads),
+        POLICY_OPTS_DEFAULT(po, "dense"),
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
                         "usage: sinks attn (--file TEXT | --prompt TEXT) [options]\n\n"
-                        "Runs the text under a KV cache policy (default dense) and writes attention maps:\n"
+                        "Runs the text under a KV cache policy and writes attention maps:\n"
                         "OUT/layer_NN.png (every head of a layer), OUT/head_L_H.png (one head, larger),\n"
                         "OUT/sink_scores.png and OUT/sink_scores.csv (attention on the first 1 and 4 tokens).");
-    if (pr) return pr > 0 ? 0 : 2;
+    if (pr) return pr > 0 ? EXIT_OK : EXIT_USAGE;
     Aggregate agg = AGG_MAX;
     if (!strcmp(agg_name, "mean")) agg = AGG_MEAN;
     else if (strcmp(agg_name, "max")) {
@@ -190,13 +265,9 @@ int cmd_attn(int argc, char **argv) {
         fprintf(stderr, "error: give one of --file and --prompt (see --help)\n");
         return 2;
     }
-    if (tokens < 2 || skip < 0 || panel < 16 || panel > 1024 || head_size < 16 || head_size > 4096) {
-        fprintf(stderr, "error: want --tokens >= 2, --skip >= 0, --size in 16..1024, --head-size in 16..4096\n");
-        return 2;
-    }
     Loaded L;
     Policy pol;
-    int lr = load_for_streaming(&L, &pol, model, NULL, &po, threads);
+    int lr = load_for_streaming(&L, &pol, model, tokenizer, &po, threads);
     if (lr) return lr;
     if (pol.kind == POLICY_RECOMPUTE) {
         fprintf(stderr, "error: --policy recompute re-runs a window per token: there is no single cache to draw\n");
@@ -258,12 +329,35 @@ int cmd_attn(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/sink_scores.png", out_dir);
     char csv[4096];
     snprintf(csv, sizeof csv, "%s/sink_scores.csv", out_dir);
-    if (write_sink_scores(&grid, &look, path, csv, &err)) goto done;
+    if (write_sink_scores(&grid, &look, path, csv, &err)) {
+        rc = EXIT_IO; // a file that could not be written
+        goto done;
+    }
     printf("%s\n%s\n", csv, path);
     for (int l = 0; l < cfg->n_layers; l++) {
         if (!on[l]) continue;
         snprintf(path, sizeof path, "%s/layer_%02d.png", out_dir, l);
-        if (write_layer(&grid, l, panel, &look, path, &err)) goto done;
+        if (write_layer(&grid, l, panel, &look, path, &err)) {
+            rc = EXIT_IO;
+            goto done;
+        }
+        printf("%s\n", path);
+    }
+    if (compare) {
+        int ls[2];
+        char *end;
+        ls[0] = (int)strtol(compare, &end, 10);
+        ls[1] = *end == ',' ? (int)strtol(end + 1, &end, 10) : -1;
+        if (*end || ls[0] < 0 || ls[0] >= cfg->n_layers || ls[1] < 0 || ls[1] >= cfg->n_layers) {
+            err_set(&err, "--compare '%s': want two layers L1,L2 in 0..%d", compare, cfg->n_layers - 1);
+            rc = 2;
+            goto done;
+        }
+        snprintf(path, sizeof path, "%s/layers_%02d_%02d.png", out_dir, ls[0], ls[1]);
+        if (write_compare(&grid, ls, panel, &look, path, &err)) {
+            rc = EXIT_IO;
+            goto done;
+        }
         printf("%s\n", path);
     }
     // the single head again, at its own resolution: a second pass keeps memory at one map
@@ -275,7 +369,10 @@ int cmd_attn(int argc, char **argv) {
     if (feed_with_progress(&st, toks, n, NULL, what, &err)) goto done;
     attnmap_finish(&big);
     snprintf(path, sizeof path, "%s/head_%d_%d.png", out_dir, hl, hh);
-    if (write_head(&big, hl, hh, head_size, &look, path, &err)) goto done;
+    if (write_head(&big, hl, hh, head_size, &look, path, &err)) {
+        rc = EXIT_IO;
+        goto done;
+    }
     printf("%s\n", path);
     rc = 0;
 done:

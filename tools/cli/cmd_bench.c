@@ -3,6 +3,7 @@
 // Decoding one token reads every weight once (the tied head counted once, the embedding as one
 // row) plus the KV cache. Dividing those bytes by the bandwidth this program measures gives the
 // fastest decode the machine allows: the floor.
+#include <cjson/cJSON.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,13 +78,13 @@ static int bench_cuda(const Model *m, const char *path, int window, int prompt, 
     if (rc) fprintf(stderr, "error: %s\n", err.msg);
     double bw = gpu_copy_bandwidth((size_t)1 << 30);
     // a step reads every weight once (the embedding as one row, the tied head once) and the cache
-    double weights = (m->n_params - (c->tied_head ? 0 : (size_t)V * c->dim)) * 4.0;
+    double weights = (m->n_params + m->n_quant - (c->tied_head ? 0 : (size_t)V * c->dim)) * 4.0; // the GPU holds fp32
     double kv = 2.0 * c->n_layers * runner_len(&r) * c->n_kv_heads * c->head_dim * 4.0;
     double floor_s = (weights + kv) / (bw * 1e9);
     if (!rc) {
         printf("device: %s\n", gpu_stream_device(r.gpu));
         printf("model: %s (%.1f M parameters, fp32 weights %.0f MB, cache %.1f MB at %d slots)\n", path,
-               m->n_params / 1e6, weights / 1e6, kv / 1e6, runner_len(&r));
+               (m->n_params + m->n_quant) / 1e6, weights / 1e6, kv / 1e6, runner_len(&r));
         printf("command: sinks bench --device cuda --model %s --window %d --prompt %d --steps %d\n", path, window,
                prompt, steps);
         printf("prefill: %d tokens in %.1f ms (%.0f tok/s)\n", prompt, prefill_s * 1e3, prompt / prefill_s);
@@ -100,19 +101,23 @@ static int bench_cuda(const Model *m, const char *path, int window, int prompt, 
 // END: bench_cuda
 
 int cmd_bench(int argc, char **argv) {
-    const char *model = NULL, *thread_list = "1,2", *device = "cpu";
-    int prompt = 0, steps = 0, window = 1020;
+    const char *model = NULL, *thread_list = "1,2", *device = "cpu", *weights = NULL;
+    int prompt = 0, steps = 0, window = 1020, json = 0, like_peer = 0;
     Opt opts[] = {
-        {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
-        {"--threads", OPT_STR, &thread_list, "comma-separated thread counts (default 1,2)"},
-        {"--prompt", OPT_INT, &prompt, "prefill length in tokens (default 128; cuda: 4 + window, a full cache)"},
-        {"--steps", OPT_INT, &steps, "decode steps timed after the prefill (default 64; cuda 512)"},
-        {"--window", OPT_INT, &window, "cuda: the cache is sinks 4 + this window (default 1020)"},
+        MODEL_OPT(model),
+        {"--threads", OPT_LIST, &thread_list, "comma-separated thread counts (default 1,2)", 1, 1024, "-t"},
+        {"--prompt", OPT_INT, &prompt, "prefill length in tokens (default 128; cuda: 4 + window, a full cache)", 1, 1048576, "-p"},
+        {"--n-predict", OPT_INT, &steps, "decode steps timed after the prefill (default 64; cuda 512)", 2, 1048576, "-n --steps"},
+        {"--window", OPT_INT, &window, "cuda: W, the cache is 4 sinks + W recent tokens, 4+W (default 1020)", 1, 1048576, NULL},
+        {"--json", OPT_FLAG, &json, "print the results as one JSON object (CPU)", 0, 0, NULL},
+        {"--like-llama-bench", OPT_FLAG, &like_peer, "decode from an empty cache and report -n / total time, as "
+         "llama-bench's tg test does (its pp test is our prefill)", 0, 0, NULL},
+        WEIGHTS_OPT(weights),
         DEVICE_OPT(device),
-        {NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts, "usage: sinks bench [options]\n\nPrefill and decode tokens/s, peak RSS, and the memory-bandwidth floor.");
-    if (pr) return pr > 0 ? 0 : 2;
+    if (pr) return pr > 0 ? EXIT_OK : EXIT_USAGE;
     int cuda = strcmp(device, "cuda") == 0;
     if (!cuda && strcmp(device, "cpu") != 0) {
         fprintf(stderr, "error: --device: unknown device '%s' (cpu or cuda)\n", device);
@@ -126,7 +131,8 @@ int cmd_bench(int argc, char **argv) {
     }
     const char *path = resolve_model(model);
     Loaded L;
-    if (load_model_and_tokenizer(&L, path, NULL, 0)) return 1;
+    int lr = load_model_weights(&L, path, NULL, 0, weights);
+    if (lr) return lr == -2 ? EXIT_USAGE : EXIT_INPUT;
     if (cuda) {
         int rc = bench_cuda(&L.model, path, window, prompt, steps);
         loaded_free(&L);
@@ -151,12 +157,21 @@ int cmd_bench(int argc, char **argv) {
     }
     for (int i = 0; i < capacity; i++) tokens[i] = (int)((i * 7919u + 13) % (unsigned)c->vocab_size);
     // bytes one decode step reads: weights (embedding: one row) + K (rotated copy) and V at mid-run length
-    double weight_bytes = (L.model.n_params - (c->tied_head ? 0 : (size_t)c->vocab_size * c->dim)) * 4.0;
+    // (--weights native: the quantized blocks, the embedding's one row left out when it is not the head)
+    const Model *M = &L.model;
+    size_t emb_rows = c->tied_head ? 0 : (size_t)c->vocab_size;
+    double weight_bytes = (M->n_params - (M->w.tok_emb ? emb_rows * c->dim : 0)) * 4.0 + M->quant_bytes -
+                          (M->w.qtok_emb.data ? emb_rows * qmat_row_bytes(M->w.qtok_emb.type, c->dim) : 0);
+    const char *kind = M->n_quant ? "native" : "fp32";
     double kv_bytes = 2.0 * c->n_layers * (prompt + steps / 2.0) * c->n_kv_heads * c->head_dim * 4.0;
-    printf("model: %s (%.1f M parameters, fp32 weights %.0f MB)\n", path, L.model.n_params / 1e6, weight_bytes / 1e6);
-    printf("command: sinks bench --model %s --threads %s --prompt %d --steps %d\n", path, thread_list, prompt, steps);
-    printf("| threads | prefill tok/s | decode tok/s | decode ms/token | read GB/s | floor ms/token | decode / floor |\n");
-    printf("|---|---|---|---|---|---|---|\n");
+    if (!json) {
+        printf("model: %s (%.1f M parameters, %s weights: %.0f MB read per token)\n", path,
+               (M->n_params + M->n_quant) / 1e6, kind, weight_bytes / 1e6);
+        printf("command: sinks bench --model %s --threads %s --prompt %d -n %d --weights %s%s\n", path, thread_list, prompt,
+               steps, kind, like_peer ? " --like-llama-bench" : "");
+        printf("| threads | prefill tok/s | decode tok/s | decode ms/token | read GB/s | floor ms/token | decode / floor |\n");
+        printf("|---|---|---|---|---|---|---|\n");
+    }
     // model runs first for every thread count, so the peak RSS is the model's, not the probe's
     int th_list[16], n_th = 0;
     double prefill_s[16], decode_med[16];
@@ -171,23 +186,51 @@ int cmd_bench(int argc, char **argv) {
         double t0 = now_seconds();
         model_forward(logits, &L.model, &cache, &st, tokens, prompt, 0, &err);
         prefill_s[n_th] = now_seconds() - t0;
+        if (like_peer) kvcache_reset(&cache); // llama-bench's tg: from an empty cache
+        double d0 = now_seconds();
         for (int s = 0; s < steps; s++) {
             double a = now_seconds();
             model_forward(logits, &L.model, &cache, &st, &tokens[prompt + s], 1, 0, &err);
             dt[s] = now_seconds() - a;
         }
+        double total = now_seconds() - d0;
         qsort(dt + 1, (size_t)steps - 1, sizeof *dt, cmp_double); // step 0 is warm-up
-        decode_med[n_th] = dt[1 + (steps - 1) / 2];
+        decode_med[n_th] = like_peer ? total / steps : dt[1 + (steps - 1) / 2];
         th_list[n_th++] = th;
     }
     long model_rss = peak_rss_kb();
+    cJSON *j = json ? cJSON_CreateObject() : NULL, *rows = j ? cJSON_AddArrayToObject(j, "runs") : NULL;
     for (int i = 0; i < n_th; i++) {
         double bw = measure_bandwidth(th_list[i], (size_t)1 << 30);
         double floor_s = (weight_bytes + kv_bytes) / (bw * 1e9), med = decode_med[i];
+        if (j) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "threads", th_list[i]);
+            cJSON_AddNumberToObject(o, "prefill_tok_s", prompt / prefill_s[i]);
+            cJSON_AddNumberToObject(o, "decode_tok_s", 1.0 / med);
+            cJSON_AddNumberToObject(o, "decode_ms_per_token", med * 1e3);
+            cJSON_AddNumberToObject(o, "read_gb_s", bw);
+            cJSON_AddNumberToObject(o, "floor_ms_per_token", floor_s * 1e3);
+            cJSON_AddItemToArray(rows, o);
+            continue;
+        }
         printf("| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.2fx |\n", th_list[i], prompt / prefill_s[i], 1.0 / med,
                med * 1e3, bw, floor_s * 1e3, med / floor_s);
     }
-    printf("peak RSS of the model runs: %ld MB (fp32 weights, KV cache, activations, mapped file)\n", model_rss >> 10);
+    if (j) {
+        cJSON_AddStringToObject(j, "model", path);
+        cJSON_AddNumberToObject(j, "parameters", (double)(M->n_params + M->n_quant));
+        cJSON_AddStringToObject(j, "weights", kind);
+        cJSON_AddNumberToObject(j, "prompt", prompt);
+        cJSON_AddNumberToObject(j, "n_predict", steps);
+        cJSON_AddNumberToObject(j, "peak_rss_mb", model_rss >> 10);
+        char *text = cJSON_PrintUnformatted(j);
+        if (text) printf("%s\n", text);
+        free(text);
+        cJSON_Delete(j);
+    } else {
+        printf("peak RSS of the model runs: %ld MB (%s weights, KV cache, activations, mapped file)\n", model_rss >> 10, kind);
+    }
     free(list);
     free(logits);
     free(tokens);

@@ -1,10 +1,11 @@
 // sinks collapse: the moment window attention breaks, in one picture. The same text runs under
-// a window cache of W tokens and under sinks S + (W - S); the picture shows what the queries
+// a window cache of S+W recent tokens and under S sinks + W recent; the picture shows what the queries
 // just before and after the first eviction attend to in both, and the loss of every token.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 
 #include "attnmap.h"
 #include "axes.h"
@@ -48,41 +49,44 @@ static void trailing_mean(double *out, const double *v, int n, int w) {
 }
 
 int cmd_collapse(int argc, char **argv) {
-    const char *model = NULL, *file = NULL, *out = "collapse.png", *csv = NULL;
-    int window = 256, sinks = 4, after = -1, layer = -1, threads = 0, skip = 0, smooth = 32;
+    const char *model = NULL, *tokenizer = NULL, *file = NULL, *out = "collapse.png", *csv = NULL;
+    int recent = 252, sinks = 4, after = -1, layer = -1, threads = 0, skip = 0, smooth = 32;
     Opt opts[] = {
-        {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
-        {"--file", OPT_STR, &file, "the text to run (required), e.g. ../shared/data/war-and-peace.txt"},
-        {"--skip", OPT_INT, &skip, "start this many tokens into the text (default 0)"},
-        {"--window", OPT_INT, &window, "cache size W of both runs (default 256)"},
-        {"--sinks", OPT_INT, &sinks, "sink tokens S of the second run, which keeps S + (W - S) (default 4)"},
-        {"--after", OPT_INT, &after, "tokens run past the first eviction (default W)"},
-        {"--layer", OPT_INT, &layer, "layer whose attention is drawn, mean of its heads (default: the one with the strongest sink)"},
-        {"--smooth", OPT_INT, &smooth, "loss curves are the mean of this many trailing tokens (default 32)"},
-        {"--out", OPT_STR, &out, "the PNG (default collapse.png)"},
-        {"--csv", OPT_STR, &csv, "also write position,nll_window,nll_sinks"},
-        {"--threads", OPT_INT, &threads, "OpenMP threads (default: all cores)"},
-        {NULL, 0, NULL, NULL},
+        MODEL_OPT(model),
+        TOKENIZER_OPT(tokenizer),
+        {"--file", OPT_STR, &file, "the text to run (required), e.g. ../shared/data/war-and-peace.txt", 0, 0, "-f"},
+        {"--skip", OPT_INT, &skip, "start this many tokens into the text (default 0)", 0, 1000000000, NULL},
+        {"--sinks", OPT_INT, &sinks, "S: sink tokens of the sinks run (default 4)", 1, 65536, NULL},
+        {"--window", OPT_INT, &recent, "W: recent tokens; both caches hold S+W tokens (default 252)", 1, 65536, NULL},
+        {"--after", OPT_INT, &after, "tokens run past the first eviction (default S+W)", 16, 1000000, NULL},
+        {"--layer", OPT_INT, &layer, "layer whose attention is drawn, mean of its heads (default: the one with the strongest sink)", 0, 4096, NULL},
+        {"--smooth", OPT_INT, &smooth, "loss curves are the mean of this many trailing tokens (default 32)", 1, 1000000, NULL},
+        {"--out", OPT_STR, &out, "the PNG (default collapse.png)", 0, 0, "-o"},
+        {"--csv", OPT_STR, &csv, "also write position,nll_window,nll_sinks", 0, 0, NULL},
+        THREADS_OPT(threads),
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
                         "usage: sinks collapse --file TEXT [options]\n\n"
-                        "Runs the text under a window cache of W tokens and under S sinks + W - S recent\n"
-                        "tokens, and draws attention around the first eviction and the loss of each token.");
-    if (pr) return pr > 0 ? 0 : 2;
+                        "Runs the text twice with a cache of S+W tokens: as a window of the S+W most recent\n"
+                        "tokens, and as S sinks + W recent tokens; draws attention around the first eviction\n"
+                        "and the loss of each token.");
+    if (pr) return pr > 0 ? EXIT_OK : EXIT_USAGE;
     if (!file) {
         fprintf(stderr, "error: --file is required (see --help)\n");
-        return 2;
+        return EXIT_USAGE;
     }
+    int window = sinks + recent; // the whole cache, S+W, of both runs
     if (after < 0) after = window;
-    if (window < 16 || sinks < 1 || sinks >= window || after < 16 || skip < 0 || smooth < 1) {
-        fprintf(stderr, "error: want --window >= 16, --sinks in 1..W-1, --after >= 16, --smooth >= 1, --skip >= 0\n");
-        return 2;
+    if (window < 16) {
+        fprintf(stderr, "error: --sinks %d + --window %d = %d: the cache must hold at least 16 tokens\n", sinks, recent, window);
+        return EXIT_USAGE;
     }
     Loaded L;
     Policy win;
     PolicyOpts po = POLICY_DEFAULTS;
     po.name = "window", po.window = window;
-    int lr = load_for_streaming(&L, &win, model, NULL, &po, threads);
+    int lr = load_for_streaming(&L, &win, model, tokenizer, &po, threads);
     if (lr) return lr;
     const Config *cfg = &L.model.cfg;
     Error err = {{0}};
@@ -134,13 +138,14 @@ int cmd_collapse(int argc, char **argv) {
     if (csv) {
         FILE *f = fopen(csv, "w");
         if (!f) {
-            err_set(&err, "%s: cannot write", csv);
+            err_set(&err, "%s: cannot write (%s)", csv, strerror(errno));
+            rc = EXIT_IO;
             goto done;
         }
         fprintf(f, "position,nll_window,nll_sinks\n");
         for (int i = 0; i + 1 < n; i++) fprintf(f, "%d,%.6f,%.6f\n", i + 1, nw[i], ns[i]);
-        if (fclose(f)) {
-            err_set(&err, "%s: cannot write", csv);
+        if (cli_close(f, csv)) {
+            rc = EXIT_IO;
             goto done;
         }
     }
@@ -178,12 +183,15 @@ int cmd_collapse(int argc, char **argv) {
     trailing_mean(ss, ns, n - 1, smooth);
     char ylabel[64];
     snprintf(ylabel, sizeof ylabel, "loss (mean of last %d)", smooth);
-    Series s[2] = {{"window", x, sw, n - 1}, {"sinks", x, ss, n - 1}};
+    Series s[2] = {{"window", x, sw, n - 1, NULL, NULL}, {"sinks", x, ss, n - 1, NULL, NULL}};
     PlotSpec spec = {.title = "loss of each token (nats)", .xlabel = "position", .ylabel = ylabel,
                      .vline = window, .vline_label = "first eviction"};
     if (lineplot_draw(&im, 10, 60 + 2 * (maph + 40), W - 20, plot_h, &spec, s, 2, &err)) goto done;
     // END: collapse_figure
-    if (image_write_png(&im, out, &err)) goto done;
+    if (image_write_png(&im, out, &err)) {
+        rc = EXIT_IO;
+        goto done;
+    }
     double mean_w = 0, mean_s = 0;
     for (int i = window; i + 1 < n; i++) mean_w += nw[i], mean_s += ns[i];
     printf("layer %d; mean loss of the %d tokens after the first eviction: window %.3f (ppl %.2f), sinks %.3f (ppl %.2f)\n",
@@ -192,7 +200,7 @@ int cmd_collapse(int argc, char **argv) {
     printf("%s\n", out);
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "error: %s\n", err.msg);
+    if (rc && err.msg[0]) fprintf(stderr, "error: %s\n", err.msg);
     image_free(&im);
     attnmap_free(&probe), attnmap_free(&mw), attnmap_free(&ms);
     free(nw), free(ns), free(x), free(sw), free(ss), free(rows_w), free(rows_s);

@@ -42,20 +42,22 @@ static int same_digits(double a, double b, int digits) {
 }
 
 int cmd_gpucheck(int argc, char **argv) {
-    const char *model = NULL, *file = NULL;
+    const char *model = NULL, *tokenizer = NULL, *file = NULL;
     int tokens = 1024, gen = 64, threads = 0;
     double nmse_limit = 1e-9;
     float nmse_opt = 0;
     PolicyOpts po = POLICY_DEFAULTS;
+    po.weights = "fp32"; // the GPU runs fp32 weights: the CPU side it is checked against does too
     Opt opts[] = {
-        {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
-        {"--file", OPT_STR, &file, "the text (required), e.g. ../shared/data/war-and-peace.txt"},
-        {"--tokens", OPT_INT, &tokens, "positions compared (default 1024)"},
-        {"--generate", OPT_INT, &gen, "greedy tokens each generates after the text (default 64)"},
-        {"--nmse", OPT_FLOAT, &nmse_opt, "largest normalised squared error that passes (default 1e-9)"},
-        {"--threads", OPT_INT, &threads, "OpenMP threads for the CPU run (default: all cores)"},
+        MODEL_OPT(model),
+        TOKENIZER_OPT(tokenizer),
+        {"--file", OPT_STR, &file, "the text (required), e.g. ../shared/data/war-and-peace.txt", 0, 0, "-f"},
+        {"--tokens", OPT_INT, &tokens, "positions compared (default 1024)", 2, 10000000, NULL},
+        {"--n-predict", OPT_INT, &gen, "greedy tokens each generates after the text (default 64)", 0, 1000000, "-n --generate"},
+        {"--nmse", OPT_FLOAT, &nmse_opt, "largest normalised squared error that passes (default 1e-9)", 0, 1, NULL},
+        THREADS_OPT(threads),
         POLICY_OPTS(po),
-        {NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
                         "usage: sinks gpucheck --file TEXT [options]\n\n"
@@ -63,7 +65,7 @@ int cmd_gpucheck(int argc, char **argv) {
                         "compares every position's logits, the perplexity, and greedy generation. Exit 0 when\n"
                         "the logits agree within --nmse, the perplexities to 3 significant digits, and the\n"
                         "generated tokens are identical.");
-    if (pr) return pr > 0 ? 0 : 2;
+    if (pr) return pr > 0 ? EXIT_OK : EXIT_USAGE;
     if (!file || tokens < 2 || gen < 0 || nmse_opt < 0) {
         fprintf(stderr, "error: --file is required, --tokens must be >= 2, --generate and --nmse >= 0\n");
         return 2;
@@ -71,7 +73,7 @@ int cmd_gpucheck(int argc, char **argv) {
     if (nmse_opt > 0) nmse_limit = nmse_opt;
     Loaded L;
     Policy pol;
-    int lr = load_for_streaming(&L, &pol, model, NULL, &po, threads);
+    int lr = load_for_streaming(&L, &pol, model, tokenizer, &po, threads);
     if (lr) return lr;
     int V = L.model.cfg.vocab_size, rc = 1;
     Error err = {{0}};

@@ -1,5 +1,7 @@
 // sinks inspect: what is in a model file.
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -35,19 +37,50 @@ static void gguf_table(const char *path, int all) {
 }
 
 int cmd_inspect(int argc, char **argv) {
-    const char *model = NULL;
-    int tensors = 0;
+    const char *model = NULL, *weights = NULL;
+    int tensors = 0, json = 0;
     Opt opts[] = {
-        {"--model", OPT_STR, &model, "model to inspect (default " DEFAULT_MODEL_HINT ")"},
-        {"--tensors", OPT_FLAG, &tensors, "list every tensor of a GGUF file"},
-        {NULL, 0, NULL, NULL},
+        MODEL_OPT(model),
+        WEIGHTS_OPT(weights),
+        {"--tensors", OPT_FLAG, &tensors, "list every tensor of a GGUF file", 0, 0, NULL},
+        {"--json", OPT_FLAG, &json, "print the configuration and sizes as one JSON object", 0, 0, NULL},
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts, "usage: sinks inspect [options]\n\nPrints a model's configuration, tensors, parameter count and memory.");
-    if (pr) return pr > 0 ? 0 : 2;
+    if (pr) return pr > 0 ? EXIT_OK : EXIT_USAGE;
     const char *path = resolve_model(model);
     Loaded L;
-    if (load_model_and_tokenizer(&L, path, NULL, 0)) return 1;
+    int lr = load_model_weights(&L, path, NULL, 0, weights);
+    if (lr) return lr == -2 ? EXIT_USAGE : EXIT_INPUT;
     const Config *c = &L.model.cfg;
+    double kv_token = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * sizeof(float);
+    struct stat st;
+    double file_mb = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size / 1e6 : 0.0;
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", path);
+        cJSON_AddStringToObject(j, "source", L.model.source);
+        cJSON_AddStringToObject(j, "architecture", c->arch == ARCH_LLAMA ? "llama" : "gpt-neox");
+        cJSON_AddNumberToObject(j, "layers", c->n_layers);
+        cJSON_AddNumberToObject(j, "dim", c->dim);
+        cJSON_AddNumberToObject(j, "hidden_dim", c->hidden_dim);
+        cJSON_AddNumberToObject(j, "heads", c->n_heads);
+        cJSON_AddNumberToObject(j, "kv_heads", c->n_kv_heads);
+        cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
+        cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
+        cJSON_AddNumberToObject(j, "context", c->ctx_len);
+        cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+        cJSON_AddNumberToObject(j, "parameters", (double)(L.model.n_params + L.model.n_quant));
+        cJSON_AddNumberToObject(j, "quantized_weight_bytes", (double)L.model.quant_bytes);
+        cJSON_AddNumberToObject(j, "file_mb", file_mb);
+        cJSON_AddNumberToObject(j, "kv_bytes_per_token", kv_token);
+        char *text = cJSON_PrintUnformatted(j);
+        if (text) printf("%s\n", text);
+        free(text);
+        cJSON_Delete(j);
+        loaded_free(&L);
+        return EXIT_OK;
+    }
     printf("model:        %s (%s)\n", path, L.model.source);
     printf("architecture: %s\n", c->arch == ARCH_LLAMA ? "llama" : "gpt-neox");
     printf("layers %d, dim %d, MLP %d, heads %d (kv heads %d, head dim %d), vocab %d\n", c->n_layers, c->dim,
@@ -58,10 +91,9 @@ int cmd_inspect(int argc, char **argv) {
            c->act == ACT_SILU ? "SwiGLU" : c->act == ACT_GELU ? "GELU" : "GELU (tanh)",
            c->arch == ARCH_NEOX ? (c->parallel_residual ? ", parallel residual" : ", sequential residual") : "",
            c->tied_head ? "tied to the embedding" : "separate");
-    double kv_token = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * sizeof(float);
-    struct stat st;
-    printf("parameters:   %zu (%.1f M); fp32 weights in memory %.1f MB; file %.1f MB\n", L.model.n_params,
-           L.model.n_params / 1e6, L.model.n_params * 4.0 / 1e6, stat(path, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size / 1e6 : 0.0);
+    printf("parameters:   %zu (%.1f M); weights in memory: fp32 %.1f MB + kept quantized %.1f MB; file %.1f MB\n",
+           L.model.n_params + L.model.n_quant, (L.model.n_params + L.model.n_quant) / 1e6, L.model.n_params * 4.0 / 1e6,
+           L.model.quant_bytes / 1e6, file_mb);
     printf("KV cache:     %.1f KB per token (K and V, fp32; +50%% for the rotated-key copy), %.1f MB at %d tokens\n",
            kv_token / 1e3, kv_token * 1.5 * c->ctx_len / 1e6, c->ctx_len);
     if (strlen(path) > 5 && strcmp(path + strlen(path) - 5, ".gguf") == 0) gguf_table(path, tensors);

@@ -8,29 +8,30 @@
 #include "mapfile.h"
 
 int cmd_memory(int argc, char **argv) {
-    const char *model = NULL, *file = NULL;
+    const char *model = NULL, *tokenizer = NULL, *file = NULL;
     int tokens = 100000, threads = 0;
     PolicyOpts po = POLICY_DEFAULTS;
     Opt opts[] = {
-        {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
-        {"--file", OPT_STR, &file, "text to stream, repeated if too short (required)"},
-        {"--tokens", OPT_INT, &tokens, "tokens to stream (default 100000)"},
-        {"--threads", OPT_INT, &threads, "OpenMP threads (default: all cores)"},
+        MODEL_OPT(model),
+        TOKENIZER_OPT(tokenizer),
+        {"--file", OPT_STR, &file, "text to stream, repeated if too short (required)", 0, 0, "-f"},
+        {"--tokens", OPT_INT, &tokens, "tokens to stream (default 100000)", 1, 1000000000, NULL},
+        THREADS_OPT(threads),
         POLICY_OPTS(po),
-        {NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
                         "usage: sinks memory --file TEXT [options]\n\n"
                         "Streams --tokens tokens through the model under a cache policy and prints the resident\n"
                         "memory (RSS) at 1K, 2K, 5K, 10K, 20K, 50K, 100K, ... tokens.");
-    if (pr) return pr > 0 ? 0 : 2;
+    if (pr) return pr > 0 ? EXIT_OK : EXIT_USAGE;
     if (!file || tokens <= 0) {
         fprintf(stderr, "error: --file is required and --tokens must be > 0\n");
         return 2;
     }
     Loaded L;
     Policy pol;
-    int lr = load_for_streaming(&L, &pol, model, NULL, &po, threads);
+    int lr = load_for_streaming(&L, &pol, model, tokenizer, &po, threads);
     if (lr) return lr;
     Error err = {{0}};
     TokenList ids = {0};
@@ -45,8 +46,9 @@ int cmd_memory(int argc, char **argv) {
     }
     long rss0 = current_rss_kb();
     if (stream_init(&st, &L.model, &pol, tokens, &err)) goto done;
-    printf("policy %s, %d tokens of %s (repeated as needed); RSS before the cache: %ld MB\n",
-           policy_name(pol.kind), tokens, file, rss0 >> 10);
+    char label[64];
+    policy_label(label, sizeof label, &pol);
+    printf("policy %s, %d tokens of %s (repeated as needed); RSS before the cache: %ld MB\n", label, tokens, strrchr(file, '/') ? strrchr(file, '/') + 1 : file, rss0 >> 10);
     printf("| tokens | RSS MB | cache slots in use | tok/s since last row |\n|---|---|---|---|\n");
     static const long marks[] = {1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000};
     int next_mark = 0;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -11,85 +12,164 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// Median seconds per decode step once the cache holds `size` tokens.
-static double time_policy(const Model *m, Policy p, int size, int steps, const char *device, Error *err, int *ok) {
-    Runner s;
-    *ok = 0;
-    if (policy_validate(&p, &m->cfg, 1, err) || runner_init(&s, m, &p, size + steps + 1, device, err)) return 0;
-    int V = m->cfg.vocab_size, *toks = malloc((size_t)(size + steps) * sizeof(int));
+// One policy under test at one cache size: its runner and the seconds of its timed steps.
+typedef struct {
+    Policy p;
+    int steps; // decode steps to time
+    Runner r;
+    int live;  // runner_init succeeded
+    double *dt;
+    int n;     // steps timed so far
+} Timed;
+
+// The value a fraction q of the way through sorted v[n] (q = 0.5: the median), interpolated.
+static double quantile(const double *v, int n, double q) {
+    double at = q * (n - 1);
+    int i = (int)at;
+    return i + 1 < n ? v[i] + (at - i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+static double load1(void) { // the 1-minute load average; -1 where /proc is missing
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+// ANCHOR: speed_interleaved
+// The four policies at one cache size, timed in turns. Every cache is filled first (recompute:
+// its window of recent tokens) and warmed by one untimed step; then round k times one decode
+// step of each policy, starting from a different policy each round. A burst of load from
+// other processes on a shared machine then falls on all policies alike, not on one policy's
+// whole run, and the median of each policy's steps says what a typical step costs.
+static int time_interleaved(Timed *t, int n_pol, const Model *m, int size, const char *device, Error *err) {
+    int V = m->cfg.vocab_size, rounds = 0, rc = -1;
+    for (int i = 0; i < n_pol; i++) rounds = t[i].steps > rounds ? t[i].steps : rounds;
+    int n_tok = size + rounds + 1, *toks = malloc((size_t)n_tok * sizeof(int));
     float *logits = malloc((size_t)V * sizeof(float));
-    double *dt = malloc((size_t)steps * sizeof(double)), med = 0;
-    for (int i = 0; i < size + steps; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)V);
-    // fill the cache (recompute: fill its window of recent tokens)
-    if (p.kind == POLICY_RECOMPUTE) {
-        runner_prime_recent(&s, toks, size - 1);
-    } else if (runner_feed(&s, toks, size, logits, 0, err)) {
+    if (!toks || !logits) {
+        err_set(err, "out of memory");
         goto out;
     }
-    for (int i = 0; i < steps; i++) {
-        double t0 = now_seconds();
-        if (runner_feed(&s, &toks[size + i], 1, logits, 0, err)) goto out;
-        dt[i] = now_seconds() - t0;
+    for (int i = 0; i < n_tok; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)V);
+    for (int i = 0; i < n_pol; i++) {
+        if (policy_validate(&t[i].p, &m->cfg, 1, err) || runner_init(&t[i].r, m, &t[i].p, n_tok + 1, device, err))
+            goto out;
+        t[i].live = 1;
+        if (!(t[i].dt = malloc((size_t)t[i].steps * sizeof(double)))) {
+            err_set(err, "out of memory");
+            goto out;
+        }
+        if (t[i].p.kind == POLICY_RECOMPUTE) runner_prime_recent(&t[i].r, toks, size - 1);
+        else if (runner_feed(&t[i].r, toks, size, logits, 0, err)) goto out;
+        // a warm-up step, not timed (recompute's steps are long enough to need none)
+        if (t[i].p.kind != POLICY_RECOMPUTE && runner_feed(&t[i].r, &toks[size], 1, logits, 0, err)) goto out;
     }
-    qsort(dt, (size_t)steps, sizeof *dt, cmp_double);
-    med = dt[steps / 2];
-    *ok = 1;
+    for (int k = 0; k < rounds; k++)
+        for (int j = 0; j < n_pol; j++) {
+            Timed *p = &t[(j + k) % n_pol];
+            // a policy with fewer steps (recompute) takes them spread evenly over the rounds
+            if ((long)(k + 1) * p->steps / rounds == (long)k * p->steps / rounds) continue;
+            double t0 = now_seconds();
+            if (runner_feed(&p->r, &toks[size + 1 + p->n], 1, logits, 0, err)) goto out;
+            p->dt[p->n++] = now_seconds() - t0;
+        }
+    for (int i = 0; i < n_pol; i++) qsort(t[i].dt, (size_t)t[i].n, sizeof(double), cmp_double);
+    rc = 0;
 out:
     free(toks);
     free(logits);
-    free(dt);
-    runner_free(&s);
-    return med;
+    return rc;
 }
+// END: speed_interleaved
 
 int cmd_speed(int argc, char **argv) {
-    const char *model = NULL, *sizes = "256,512,1024,2048", *device = "cpu";
-    int steps = 9, recompute_steps = 3, threads = 0;
+    const char *model = NULL, *sizes = "256,512,1024,2048", *device = "cpu", *weights = NULL;
+    int steps = 21, recompute_steps = 5, threads = 0;
+    const char *csv = NULL;
     Opt opts[] = {
-        {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
-        {"--caches", OPT_STR, &sizes, "comma-separated cache sizes (default 256,512,1024,2048)"},
-        {"--steps", OPT_INT, &steps, "decode steps timed per policy and size (median; default 9)"},
-        {"--recompute-steps", OPT_INT, &recompute_steps, "steps timed for recompute, which is slow (default 3)"},
-        {"--threads", OPT_INT, &threads, "OpenMP threads (default: all cores)"},
+        MODEL_OPT(model),
+        WEIGHTS_OPT(weights),
+        {"--caches", OPT_LIST, &sizes, "comma-separated cache sizes (default 256,512,1024,2048)", 8, 65536, NULL},
+        {"--n-predict", OPT_INT, &steps, "decode steps timed per policy and size (median; default 21)", 1, 100000, "-n --steps"},
+        {"--recompute-steps", OPT_INT, &recompute_steps, "steps timed for recompute, which is slow (default 5)", 1, 10000, NULL},
+        {"--csv", OPT_STR, &csv, "also write policy,cache,median_ms,min_ms,max_ms,q1_ms,q3_ms,steps", 0, 0, NULL},
+        THREADS_OPT(threads),
         DEVICE_OPT(device),
-        {NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
                         "usage: sinks speed [options]\n\n"
                         "Per-token decode latency of dense, window, sinks (4 + size-4) and recompute at each\n"
                         "cache size, and recompute / sinks: the speed-up StreamingLLM buys.");
-    if (pr) return pr > 0 ? 0 : 2;
+    if (pr) return pr > 0 ? EXIT_OK : EXIT_USAGE;
     if (steps < 1 || recompute_steps < 1) {
         fprintf(stderr, "error: --steps and --recompute-steps must be >= 1\n");
         return 2;
     }
     set_threads(threads);
     Loaded L;
-    if (load_model_and_tokenizer(&L, resolve_model(model), NULL, 0)) return 1;
+    int lr = load_model_weights(&L, resolve_model(model), NULL, 0, weights);
+    if (lr) return lr == -2 ? 2 : 1;
     int gpu = strcmp(device, "cpu") != 0;
-    printf("command: sinks speed --caches %s --steps %d --recompute-steps %d --device %s (threads: %s)\n", sizes,
-           steps, recompute_steps, device, threads ? "set" : "all cores");
-    printf("| cache | dense ms/token | window ms/token | sinks ms/token | recompute ms/token | recompute / sinks |\n");
+    FILE *cf = NULL;
+    if (csv && !(cf = fopen(csv, "w"))) {
+        fprintf(stderr, "error: --csv %s: cannot write\n", csv);
+        loaded_free(&L);
+        return EXIT_IO;
+    }
+    if (cf) fprintf(cf, "policy,cache,median_ms,min_ms,max_ms,q1_ms,q3_ms,steps\n");
+    double load0 = load1();
+    char nthreads[32];
+    snprintf(nthreads, sizeof nthreads, "%d", threads);
+    printf("command: sinks speed --caches %s --steps %d --recompute-steps %d --device %s --threads %s\n\n", sizes,
+           steps, recompute_steps, device, threads ? nthreads : "0 (all cores)");
+    printf("Milliseconds per decode step: the median of %d steps (recompute: %d), the fastest and slowest step in\n"
+           "brackets. The four policies take their steps in turns (see time_interleaved), so load from other\n"
+           "processes falls on all of them alike.\n\n", steps, recompute_steps);
+    printf("| cache | dense | window | sinks 4+(cache-4) | recompute | recompute / sinks (medians) |\n");
     printf("|---|---|---|---|---|---|\n");
+    fflush(stdout);
     char *list = strdup(sizes);
     Error err = {{0}};
     int rc = 0;
-    for (char *tk = strtok(list, ","); tk; tk = strtok(NULL, ",")) {
-        int size = atoi(tk), ok[4];
+    static const char *names[4] = {"dense", "window", "sinks", "recompute"};
+    for (char *tk = strtok(list, ","); tk && !rc; tk = strtok(NULL, ",")) {
+        int size = atoi(tk);
         if (size < 8) continue;
-        double d = time_policy(&L.model, (Policy){POLICY_DENSE, 0, 0, 0, 0}, size, steps, device, &err, &ok[0]);
-        double w = time_policy(&L.model, (Policy){POLICY_WINDOW, 0, size, 0, 0}, size, steps, device, &err, &ok[1]);
-        double s = time_policy(&L.model, (Policy){POLICY_SINKS, 4, size - 4, 0, 0}, size, steps, device, &err, &ok[2]);
-        double r = time_policy(&L.model, (Policy){POLICY_RECOMPUTE, 0, size, 0, 0}, size, recompute_steps, device, &err, &ok[3]);
-        if (!ok[0] || !ok[1] || !ok[2] || !ok[3]) {
+        Timed t[4] = {{.p = {POLICY_DENSE, 0, 0, 0, 0}, .steps = steps},
+                      {.p = {POLICY_WINDOW, 0, size, 0, 0}, .steps = steps},
+                      {.p = {POLICY_SINKS, 4, size - 4, 0, 0}, .steps = steps},
+                      {.p = {POLICY_RECOMPUTE, 0, size, 0, 0}, .steps = recompute_steps}};
+        if (time_interleaved(t, 4, &L.model, size, device, &err)) {
             fprintf(stderr, "error: %s\n", err.msg);
             rc = 1;
-            break;
+        } else {
+            printf("| %d |", size);
+            for (int i = 0; i < 4; i++) {
+                double med = quantile(t[i].dt, t[i].n, 0.5) * 1e3, lo = t[i].dt[0] * 1e3, hi = t[i].dt[t[i].n - 1] * 1e3;
+                // GPU steps take a fraction of a millisecond: three decimals there
+                printf(gpu && i < 3 ? " %.3f (%.3f-%.3f) |" : " %.1f (%.1f-%.1f) |", med, lo, hi);
+                if (cf)
+                    fprintf(cf, "%s,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%d\n", names[i], size, med, lo, hi,
+                            quantile(t[i].dt, t[i].n, 0.25) * 1e3, quantile(t[i].dt, t[i].n, 0.75) * 1e3, t[i].n);
+            }
+            printf(gpu ? " %.0fx |\n" : " %.1fx |\n", quantile(t[3].dt, t[3].n, 0.5) / quantile(t[2].dt, t[2].n, 0.5));
+            fflush(stdout);
         }
-        // GPU steps take a fraction of a millisecond: three decimals there
-        printf(gpu ? "| %d | %.3f | %.3f | %.3f | %.1f | %.0fx |\n" : "| %d | %.1f | %.1f | %.1f | %.1f | %.1fx |\n", size,
-               d * 1e3, w * 1e3, s * 1e3, r * 1e3, r / s);
-        fflush(stdout);
+        for (int i = 0; i < 4; i++) {
+            if (t[i].live) runner_free(&t[i].r);
+            free(t[i].dt);
+        }
+    }
+    printf("\nLoad average (1 minute) of the machine: %.2f at the start, %.2f at the end, on %d cores.\n", load0,
+           load1(), (int)sysconf(_SC_NPROCESSORS_ONLN));
+    if (cf && fclose(cf)) {
+        fprintf(stderr, "error: --csv %s: cannot write\n", csv);
+        rc = EXIT_IO;
     }
     free(list);
     loaded_free(&L);

@@ -1,147 +1,190 @@
-// sinks streameval: a StreamEval-style benchmark (the StreamingLLM authors described theirs but
-// never released it). A stream of numbered lines, each holding a fact:
-//     Line 17: REGISTER_CONTENT is <48213>.
-// and every few lines a question about the line d lines back:
-//     Question: what is the REGISTER_CONTENT in line 12? Answer: Line 12: REGISTER_CONTENT is <
-// The model answers greedily; the answer counts if it reproduces the number exactly. The true
-// answer is then fed, so the stream goes on the same way whatever the model said.
+// sinks streameval: recall of facts d facts back in a stream, scored by the likelihood of the
+// right answer among candidates, under dense, window and sinks caches (the task, its tokens and
+// the scorer are ref_cpu/streameval.c). One stream per policy; every question is scored at its
+// position in that stream.
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "streameval.h"
 
-typedef struct {
-    int correct, asked;
-    long tokens;
-} EvalResult;
-
-static uint32_t next_rand(uint64_t *s) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(*s >> 33);
-}
-
-static int feed_str(Stream *st, const Tokenizer *tok, const char *text, float *logits, long *n, Error *err) {
-    TokenList ids = {0};
-    int rc = tokenizer_encode(tok, text, strlen(text), 0, &ids, err);
-    if (!rc && ids.n) rc = stream_feed(st, ids.ids, ids.n, logits, 0, err);
-    *n += ids.n;
-    tokenlist_free(&ids);
-    return rc;
-}
-
-// ANCHOR: streameval
-static int run_eval(EvalResult *r, const Model *m, const Tokenizer *tok, Policy p, int lines, int every, int d,
-                    uint64_t seed, Error *err) {
-    Stream st;
-    memset(r, 0, sizeof *r);
-    // a line and its question take well under 64 tokens: room for the whole stream when dense
-    if (stream_init(&st, m, &p, lines * 64 + 256, err)) return -1;
-    float *logits = malloc((size_t)m->cfg.vocab_size * sizeof(float));
-    int *value = malloc((size_t)lines * sizeof(int)), rc = 0;
-    char buf[256], piece[256];
-    int bos = tok->bos_id;
-    if (tok->add_bos && bos >= 0) rc = stream_feed(&st, &bos, 1, logits, 0, err);
-    if (!rc) rc = feed_str(&st, tok, "Below is a list of lines, each with a REGISTER_CONTENT value. "
-                                     "Remember them: you will be asked about them.\n", logits, &r->tokens, err);
-    for (int i = 0; i < lines && !rc; i++) {
-        value[i] = 10000 + (int)(next_rand(&seed) % 90000);
-        snprintf(buf, sizeof buf, "Line %d: REGISTER_CONTENT is <%d>.\n", i, value[i]);
-        rc = feed_str(&st, tok, buf, logits, &r->tokens, err);
-        if (rc || (i + 1) % every != 0 || i - d < 0) continue;
-        int target = i - d;
-        snprintf(buf, sizeof buf, "Question: what is the REGISTER_CONTENT in line %d? Answer: Line %d: REGISTER_CONTENT is <",
-                 target, target);
-        rc = feed_str(&st, tok, buf, logits, &r->tokens, err);
-        // greedy answer: digits until anything else
-        char answer[32] = "";
-        int len = 0;
-        TokDecoder dec;
-        tokdecoder_init(&dec);
-        for (int k = 0; k < 8 && !rc; k++) {
-            int next = argmax(logits, m->cfg.vocab_size);
-            int n = tokdecoder_push(&dec, tok, next, piece, sizeof piece);
-            int stop = 0;
-            for (int c = 0; c < n && !stop; c++) {
-                if (piece[c] >= '0' && piece[c] <= '9' && len < 31) answer[len++] = piece[c];
-                else stop = 1;
-            }
-            answer[len] = '\0';
-            if (stop || len >= 6) break;
-            rc = stream_feed(&st, &next, 1, logits, 0, err); // the model's own digits, as it wrote them
-            r->tokens++;
+// The table: one row per distance; dense split at the trained context when the stream passes it.
+static void print_table(FILE *f, const EvalTask *t, const EvalTokens *et, EvalOutcome *const *out,
+                        const Policy *pols, int ctx_len) {
+    char lab[3][64];
+    for (int k = 0; k < 3; k++) policy_label(lab[k], sizeof lab[k], &pols[k]);
+    int past = et->ids.n > ctx_len; // some questions sit past dense's trained context
+    char in[64] = "", beyond[64] = "";
+    if (past) snprintf(in, sizeof in, " (answer before token %d)", ctx_len);
+    if (past) snprintf(beyond, sizeof beyond, " dense (past token %d) |", ctx_len);
+    fprintf(f, "| facts back | tokens back (mean) | questions | fact inside the sinks window | %s%s |%s %s | %s |\n",
+            lab[0], in, beyond, lab[1], lab[2]);
+    fprintf(f, "|---|---|---|---|---|%s---|---|\n", past ? "---|" : "");
+    int W = pols[2].window;
+    for (int di = 0; di < t->spec.n_distances; di++) {
+        int d = t->spec.distances[di], n = 0, inside = 0, c[3] = {0}, n_in = 0, c_in = 0;
+        double back = 0;
+        for (int qi = 0; qi < t->n_questions; qi++) {
+            const EvalQuestion *q = &t->q[qi];
+            if (q->distance != d) continue;
+            int a = et->answer_pos[qi], from = et->fact_start[q->target];
+            n++, back += a - from;
+            inside += a - from <= W; // the whole fact line among the last W tokens
+            for (int k = 0; k < 3; k++) c[k] += out[k] && out[k][qi].correct;
+            if (a < ctx_len) n_in++, c_in += out[0] && out[0][qi].correct;
         }
-        r->asked++;
-        r->correct += atoi(answer) == value[target] && len == 5;
-        // close the answer with the truth, whatever was said (digits the model already wrote stay)
-        if (value[target] != atoi(answer)) {
-            char fix[64];
-            snprintf(fix, sizeof fix, "> (correct: %d).\n", value[target]);
-            rc = rc ? rc : feed_str(&st, tok, fix, logits, &r->tokens, err);
-        } else {
-            rc = rc ? rc : feed_str(&st, tok, ">.\n", logits, &r->tokens, err);
+        if (!n) continue;
+        fprintf(f, "| %d | %.0f | %d | %.0f%% |", d, back / n, n, 100.0 * inside / n);
+        if (!out[0]) fprintf(f, " - |%s", past ? " - |" : "");
+        else if (!past) fprintf(f, " %.0f%% |", 100.0 * c[0] / n);
+        else {
+            if (n_in) fprintf(f, " %.0f%% (%d) |", 100.0 * c_in / n_in, n_in);
+            else fprintf(f, " - |");
+            if (n - n_in) fprintf(f, " %.0f%% (%d) |", 100.0 * (c[0] - c_in) / (n - n_in), n - n_in);
+            else fprintf(f, " - |");
+        }
+        for (int k = 1; k < 3; k++)
+            if (out[k]) fprintf(f, " %.0f%% |", 100.0 * c[k] / n);
+            else fprintf(f, " - |");
+        fprintf(f, "\n");
+    }
+}
+
+// KEY = value lines for the book: accuracy per policy and distance, and the settings.
+static void write_values(FILE *f, const EvalTask *t, const EvalTokens *et, EvalOutcome *const *out,
+                         const Policy *pols) {
+    const char *name[3] = {"dense", "window", "sinks"};
+    fprintf(f, "questions = %d\ntokens = %d\ncandidates = %d\nchance = %.0f%%\nsinks = %d\nwindow = %d\n", t->n_questions,
+            et->ids.n, t->spec.n_candidates, 100.0 / t->spec.n_candidates, pols[2].n_sink, pols[2].window);
+    for (int k = 0; k < 3; k++) {
+        if (!out[k]) continue;
+        int all = 0;
+        for (int qi = 0; qi < t->n_questions; qi++) all += out[k][qi].correct;
+        fprintf(f, "%s_all = %.0f%%\n", name[k], 100.0 * all / t->n_questions);
+        for (int di = 0; di < t->spec.n_distances; di++) {
+            int d = t->spec.distances[di], n = 0, c = 0;
+            double back = 0;
+            for (int qi = 0; qi < t->n_questions; qi++)
+                if (t->q[qi].distance == d)
+                    n++, c += out[k][qi].correct, back += et->answer_pos[qi] - et->fact_start[t->q[qi].target];
+            if (!n) continue;
+            fprintf(f, "%s_d%d = %.0f%%\n", name[k], d, 100.0 * c / n);
+            if (k == 0) fprintf(f, "tokens_back_d%d = %.0f\n", d, back / n);
         }
     }
-    free(value);
-    free(logits);
-    stream_free(&st);
-    return rc;
 }
-// END: streameval
 
 int cmd_streameval(int argc, char **argv) {
-    const char *model = NULL, *distances = "2,5,10,20,40";
-    int lines = 120, every = 4, sinks = 4, window = 252, threads = 0, seed = 1;
+    const char *model = NULL, *distances = "1,2,4,8,16,32,64,96", *csv = NULL, *values = NULL,
+               *policies = "dense,window,sinks", *weights = NULL;
+    int lines = 240, every = 4, sinks = 4, window = 252, threads = 0, seed = 1, cands = 10;
     Opt opts[] = {
-        {"--model", OPT_STR, &model, "model (default " DEFAULT_MODEL_HINT ")"},
-        {"--distances", OPT_STR, &distances, "how many lines back the questions ask (default 2,5,10,20,40)"},
-        {"--lines", OPT_INT, &lines, "lines in the stream (default 120, about 2.3K tokens with questions)"},
-        {"--every", OPT_INT, &every, "a question after every N lines (default 4)"},
-        {"--sinks", OPT_INT, &sinks, "sink tokens of the sinks policy (default 4)"},
-        {"--window", OPT_INT, &window, "window of the sinks policy; the window policy gets sinks + window (default 252)"},
-        {"--seed", OPT_INT, &seed, "seed of the register values (default 1)"},
-        {"--threads", OPT_INT, &threads, "OpenMP threads (default: all cores)"},
-        {NULL, 0, NULL, NULL},
+        MODEL_OPT(model),
+        WEIGHTS_OPT(weights),
+        {"--distances", OPT_LIST, &distances, "how many facts back the questions ask (default 1,2,4,8,16,32,64,96)", 1,
+         116, NULL},
+        {"--lines", OPT_INT, &lines, "facts in the stream (default 240, about 4.4K tokens with the questions)", 2, 100000,
+         NULL},
+        {"--every", OPT_INT, &every, "a question after every N facts (default 4)", 1, 100000, NULL},
+        {"--candidates", OPT_INT, &cands, "answers offered per question, the right one among them (default 10: all)", 2,
+         10, NULL},
+        {"--sinks", OPT_INT, &sinks, "S: sink tokens of the sinks cache (default 4)", 0, 65536, NULL},
+        {"--window", OPT_INT, &window, "W: recent tokens; the sinks cache holds S+W, the window cache the S+W most recent (default 252)", 1, 1048576, NULL},
+        {"--policies", OPT_STR, &policies, "which caches to run, comma-separated (default dense,window,sinks)", 0, 0, NULL},
+        {"--seed", OPT_INT, &seed, "seed of the task (default 1)", 0, 2147483647, "-s"},
+        {"--csv", OPT_STR, &csv, "write policy,question,distance,tokens_back,answer_pos,answer,picked,correct,logp", 0, 0,
+         NULL},
+        {"--values", OPT_STR, &values, "write KEY = value lines (accuracy per policy and distance) for the book", 0, 0,
+         NULL},
+        THREADS_OPT(threads),
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
                         "usage: sinks streameval [options]\n\n"
-                        "Accuracy of recalling a value d lines back, for dense, window and sinks caches of equal size.");
-    if (pr) return pr > 0 ? 0 : 2;
-    if (lines < 2 || every < 1 || window < 1 || sinks < 0) {
-        fprintf(stderr, "error: --lines >= 2, --every >= 1, --window >= 1 and --sinks >= 0 are required\n");
-        return 2;
+                        "A stream of facts (\"The lamp has number 3.\") with a question every few facts about the\n"
+                        "one d facts back, answered by likelihood among candidate numbers, for dense, window and\n"
+                        "sinks caches of equal size.");
+    if (pr) return pr > 0 ? EXIT_OK : EXIT_USAGE;
+    int dist[EVAL_MAX_DISTANCES], nd = cli_int_list(distances, dist, EVAL_MAX_DISTANCES);
+    Error err = {{0}};
+    EvalSpec spec = {lines, every, dist, nd, cands, (uint64_t)seed};
+    EvalTask task;
+    if (evaltask_init(&task, &spec, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return EXIT_USAGE;
     }
     set_threads(threads);
     Loaded L;
-    if (load_model_and_tokenizer(&L, resolve_model(model), NULL, 1)) return 1;
-    Policy pols[3] = {{POLICY_DENSE, 0, 0, 0, 0}, {POLICY_WINDOW, 0, sinks + window, 0, 0}, {POLICY_SINKS, sinks, window, 0, 0}};
-    Error err = {{0}};
-    for (int k = 0; k < 3; k++)
-        if (policy_validate(&pols[k], &L.model.cfg, 0, &err)) {
-            fprintf(stderr, "error: %s\n", err.msg);
-            loaded_free(&L);
-            return 2;
-        }
-    printf("command: sinks streameval --distances %s --lines %d --every %d --sinks %d --window %d --seed %d\n", distances,
-           lines, every, sinks, window, seed);
-    printf("| lines back | ~tokens back | questions | dense | window %d | sinks %d+%d |\n|---|---|---|---|---|---|\n",
-           sinks + window, sinks, window);
-    char *list = strdup(distances);
-    int rc = 0;
-    for (char *tk = strtok(list, ","); tk && !rc; tk = strtok(NULL, ",")) {
-        int d = atoi(tk);
-        if (d < 1 || d >= lines) continue;
-        EvalResult r[3];
-        for (int k = 0; k < 3 && !rc; k++)
-            rc = run_eval(&r[k], &L.model, &L.tok, pols[k], lines, every, d, (uint64_t)seed, &err);
-        if (rc) break;
-        double tokens_per_line = (double)r[0].tokens / lines;
-        printf("| %d | %.0f | %d | %.0f%% | %.0f%% | %.0f%% |\n", d, d * tokens_per_line, r[0].asked,
-               100.0 * r[0].correct / r[0].asked, 100.0 * r[1].correct / r[1].asked, 100.0 * r[2].correct / r[2].asked);
-        fflush(stdout);
+    if (load_model_weights(&L, resolve_model(model), NULL, 1, weights)) {
+        evaltask_free(&task);
+        return EXIT_INPUT;
     }
-    if (rc) fprintf(stderr, "error: %s\n", err.msg);
-    free(list);
+    Policy pols[3] = {{POLICY_DENSE, 0, 0, 0, 0}, {POLICY_WINDOW, 0, sinks + window, 0, 0}, {POLICY_SINKS, sinks, window, 0, 0}};
+    EvalOutcome *out[3] = {NULL, NULL, NULL};
+    EvalTokens et;
+    int rc = EXIT_USAGE;
+    memset(&et, 0, sizeof et);
+    for (int k = 0; k < 3; k++)
+        if (policy_validate(&pols[k], &L.model.cfg, 0, &err)) goto done;
+    rc = EXIT_INPUT;
+    if (evaltokens_init(&et, &task, &L.tok, &err)) goto done;
+    printf("command: sinks streameval --lines %d --every %d --distances %s --candidates %d --sinks %d --window %d "
+           "--seed %d\n\n", lines, every, distances, cands, sinks, window, seed);
+    printf("%d facts, %d questions, %d tokens; chance %.0f%% (1 in %d candidates)\n\n", lines, task.n_questions,
+           et.ids.n, 100.0 / cands, cands);
+    fflush(stdout);
+    double t0 = now_seconds();
+    // One stream per policy: the whole task is fed through the cache, the questions scored where
+    // they stand. Dense keeps every token (it gets a cache as long as the stream).
+    for (int k = 0; k < 3; k++) {
+        char label[64];
+        policy_label(label, sizeof label, &pols[k]);
+        if (!strstr(policies, policy_name(pols[k].kind))) continue;
+        Stream st;
+        if (stream_init(&st, &L.model, &pols[k], et.ids.n, &err)) goto done;
+        out[k] = calloc((size_t)task.n_questions + 1, sizeof(EvalOutcome));
+        int r = out[k] ? streameval_run(out[k], &st, &task, &et, cli_progress() ? label : NULL, &err)
+                       : err_set(&err, "out of memory");
+        stream_free(&st);
+        if (r) goto done;
+    }
+    // the table last, so that a caption can follow it where the book includes this output
+    printf("%.0f s for the streams on %d thread(s).\n\n", now_seconds() - t0, omp_get_max_threads());
+    print_table(stdout, &task, &et, out, pols, L.model.cfg.ctx_len);
+    rc = EXIT_IO;
+    if (csv) {
+        FILE *f = fopen(csv, "w");
+        if (!f) {
+            err_set(&err, "%s: cannot write", csv);
+            goto done;
+        }
+        fprintf(f, "policy,question,distance,tokens_back,answer_pos,answer,picked,correct,logp\n");
+        for (int k = 0; k < 3; k++)
+            for (int qi = 0; out[k] && qi < task.n_questions; qi++) {
+                const EvalQuestion *q = &task.q[qi];
+                fprintf(f, "%s,%d,%d,%d,%d,%d,%d,%d,%.4f\n", policy_name(pols[k].kind), qi, q->distance,
+                        et.answer_pos[qi] - et.fact_start[q->target], et.answer_pos[qi], q->answer, out[k][qi].picked,
+                        out[k][qi].correct, out[k][qi].lp_answer);
+            }
+        if (cli_close(f, csv)) goto done;
+    }
+    if (values) {
+        FILE *f = fopen(values, "w");
+        if (!f) {
+            err_set(&err, "%s: cannot write", values);
+            goto done;
+        }
+        write_values(f, &task, &et, out, pols);
+        if (cli_close(f, values)) goto done;
+    }
+    rc = cli_check_write(stdout, "stdout") ? EXIT_IO : EXIT_OK;
+done:
+    if (rc != EXIT_OK && err.msg[0]) fprintf(stderr, "error: %s\n", err.msg);
+    for (int k = 0; k < 3; k++) free(out[k]);
+    evaltokens_free(&et);
+    evaltask_free(&task);
     loaded_free(&L);
-    return rc ? 1 : 0;
+    return rc;
 }

@@ -5,7 +5,15 @@
 int runner_init(Runner *r, const Model *m, const Policy *p, int max_tokens, const char *device, Error *err) {
     memset(r, 0, sizeof *r);
     if (!device || strcmp(device, "cpu") == 0) return stream_init(&r->cpu, m, p, max_tokens, err);
-    if (strcmp(device, "cuda") == 0) return gpu_stream_init(&r->gpu, m, p, max_tokens, err);
+    if (strcmp(device, "cuda") == 0) {
+        if (!m->n_quant) return gpu_stream_init(&r->gpu, m, p, max_tokens, err);
+        // the GPU path takes fp32 weights: upload a dequantised copy (the numbers of --weights fp32)
+        Model f;
+        if (model_fp32_copy(&f, m, err)) return -1;
+        int rc = gpu_stream_init(&r->gpu, &f, p, max_tokens, err);
+        model_free(&f);
+        return rc;
+    }
     return err_set(err, "--device: unknown device '%s' (cpu or cuda)", device);
 }
 

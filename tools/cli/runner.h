@@ -12,7 +12,7 @@ typedef struct {
     long n_seen;    // tokens fed since the last reset
 } Runner;
 
-#define DEVICE_OPT(dev) {"--device", OPT_STR, &(dev), "cpu or cuda (the whole model on the GPU; default cpu)"}
+#define DEVICE_OPT(dev) {"--device", OPT_STR, &(dev), "cpu or cuda (the whole model on the GPU; default cpu)", 0, 0, NULL}
 
 // device: "cpu" or "cuda". Errors name the option and say why (no GPU, a build without CUDA).
 int runner_init(Runner *r, const Model *m, const Policy *p, int max_tokens, const char *device, Error *err);

@@ -15,9 +15,10 @@ int attnmap_init(AttnMap *a, const Config *cfg, int n_tokens, int res, Aggregate
     a->agg = agg, a->only_layer = only_layer, a->far = far;
     size_t n_maps = (size_t)(only_layer < 0 ? cfg->n_layers : 1) * cfg->n_heads;
     a->maps = calloc(n_maps * res * res, sizeof(float));
+    a->first_keys = calloc(n_maps * res * ATTN_FIRST, sizeof(float));
     a->first1 = calloc((size_t)cfg->n_layers * cfg->n_heads, sizeof(double));
     a->first4 = calloc((size_t)cfg->n_layers * cfg->n_heads, sizeof(double));
-    if (!a->maps || !a->first1 || !a->first4) {
+    if (!a->maps || !a->first_keys || !a->first1 || !a->first4) {
         attnmap_free(a);
         return err_set(err, "out of memory for attention maps of %d tokens at %d x %d", n_tokens, res, res);
     }
@@ -26,6 +27,7 @@ int attnmap_init(AttnMap *a, const Config *cfg, int n_tokens, int res, Aggregate
 
 void attnmap_free(AttnMap *a) {
     free(a->maps);
+    free(a->first_keys);
     free(a->first1);
     free(a->first4);
     memset(a, 0, sizeof *a);
@@ -43,6 +45,12 @@ float *attnmap_map(const AttnMap *a, int layer, int head) {
     return a->maps + idx * a->res * a->res;
 }
 
+float *attnmap_first_keys(const AttnMap *a, int layer, int head) {
+    if (a->only_layer >= 0 && layer != a->only_layer) return NULL;
+    size_t idx = (size_t)(a->only_layer >= 0 ? 0 : layer) * a->n_heads + head;
+    return a->first_keys + idx * a->res * ATTN_FIRST;
+}
+
 // ANCHOR: attnmap_record
 void attnmap_on_attention(void *ctx, int layer, const float *att, int T, int n_keys, int capacity) {
     AttnMap *a = ctx;
@@ -55,9 +63,9 @@ void attnmap_on_attention(void *ctx, int layer, const float *att, int T, int n_k
         if (far && layer == 0) a->n_far++;
         for (int h = 0; h < a->n_heads; h++) {
             const float *p = att + ((size_t)h * T + t) * capacity;
-            float *row = NULL;
+            float *row = NULL, *first = NULL;
             float *map = attnmap_map(a, layer, h);
-            if (map) row = map + (size_t)qbin * a->res;
+            if (map) row = map + (size_t)qbin * a->res, first = attnmap_first_keys(a, layer, h) + (size_t)qbin * ATTN_FIRST;
             double s1 = 0, s4 = 0;
             for (int j = 0; j <= n_past + t; j++) {
                 if (p[j] == 0.0f) continue; // evicted or hidden by the window
@@ -65,6 +73,10 @@ void attnmap_on_attention(void *ctx, int layer, const float *att, int T, int n_k
                 if (kpos < 1) s1 += p[j];
                 if (kpos < 4) s4 += p[j];
                 if (!row) continue;
+                if (kpos < ATTN_FIRST) {
+                    float *f = first + kpos;
+                    *f = a->agg == AGG_MAX ? fmaxf(*f, p[j]) : *f + p[j];
+                }
                 float *bin = row + kpos * a->res / a->n_tokens;
                 if (a->agg == AGG_MAX) *bin = fmaxf(*bin, p[j]);
                 else *bin += p[j];
@@ -88,11 +100,13 @@ void attnmap_finish(AttnMap *a) {
     if (a->agg == AGG_MEAN) {
         int n_maps = (a->only_layer < 0 ? a->n_layers : 1) * a->n_heads;
         for (int m = 0; m < n_maps; m++)
-            for (int i = 0; i < a->res; i++)
-                for (int j = 0; j < a->res; j++) {
-                    long n = bin_size(i, a->res, a->n_tokens) * bin_size(j, a->res, a->n_tokens);
-                    a->maps[((size_t)m * a->res + i) * a->res + j] /= (float)n;
-                }
+            for (int i = 0; i < a->res; i++) {
+                long qn = bin_size(i, a->res, a->n_tokens);
+                for (int k = 0; k < ATTN_FIRST; k++) // one key per column: divided by the bin's queries only
+                    a->first_keys[((size_t)m * a->res + i) * ATTN_FIRST + k] /= (float)qn;
+                for (int j = 0; j < a->res; j++)
+                    a->maps[((size_t)m * a->res + i) * a->res + j] /= (float)(qn * bin_size(j, a->res, a->n_tokens));
+            }
     }
     if (a->n_far > 0)
         for (int i = 0; i < a->n_layers * a->n_heads; i++) a->first1[i] /= a->n_far, a->first4[i] /= a->n_far;

@@ -9,6 +9,9 @@
 #include "forward.h"
 #include "heatmap.h"
 
+// Keys 0..ATTN_FIRST-1 are also recorded one by one, so a picture can magnify them.
+#define ATTN_FIRST 4
+
 typedef struct {
     int n_layers, n_heads;
     int n_tokens;        // stream positions 0..n_tokens-1 are recorded
@@ -16,6 +19,7 @@ typedef struct {
     Aggregate agg;
     int only_layer;      // record maps of this layer only; -1: every layer
     float *maps;         // [L, H, res, res] max, or (after attnmap_finish) mean, per bin
+    float *first_keys;   // [L, H, res, ATTN_FIRST] attention on positions 0..3 alone, by query bin
     int far;             // queries at positions >= far count toward the sink scores
     double *first1;      // [L, H] summed attention of far queries on position 0
     double *first4;      // [L, H] ... on positions 0..3
@@ -34,6 +38,9 @@ void attnmap_on_attention(void *ctx, int layer, const float *att, int T, int n_k
 void attnmap_finish(AttnMap *a);
 // [res, res] map of one head: rows are query positions, columns key positions.
 float *attnmap_map(const AttnMap *a, int layer, int head);
+// [res, ATTN_FIRST] of one head: row i is the attention of query bin i on positions 0..3, each
+// alone (max or mean over the bin's queries, as the map).
+float *attnmap_first_keys(const AttnMap *a, int layer, int head);
 // Mean attention mass of the far queries on the first 1 or 4 positions.
 double attnmap_sink_score(const AttnMap *a, int layer, int head, int first);
 

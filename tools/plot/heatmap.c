@@ -2,6 +2,7 @@
 #include "heatmap.h"
 
 #include <math.h>
+#include <stdio.h>
 
 #include "axes.h"
 #include "colormap.h"
@@ -67,3 +68,35 @@ void heatmap_axes_draw(Image *im, int x, int y, const float *m, int rows, int co
               .flipy = 1};
     axes_draw(im, &a, xlabel, ylabel, n_ticks);
 }
+
+// ANCHOR: keymap
+int keymap_map_x(const KeyMap *k, int x) {
+    return x + k->n_first * k->first_cell + 2 * KEYMAP_PAD + 2 + KEYMAP_GAP;
+}
+
+int keymap_draw(Image *im, int x, int y, const KeyMap *k, const ColorScale *cs) {
+    int h = k->rows * k->cell, sw = k->n_first * k->first_cell, mx = keymap_map_x(k, x);
+    // the strip: rows as in the map, each of the first keys a first_cell-wide column
+    for (int r = 0; r < k->rows; r++)
+        for (int c = 0; c < k->n_first; c++)
+            image_fill_rect(im, x + c * k->first_cell, y + r * k->cell, k->first_cell, k->cell,
+                            colorscale_rgb(cs, k->first[(size_t)r * k->n_first + c]));
+    Axes strip = {.x = x, .y = y, .w = sw, .h = h, .xmin = 0, .xmax = 1, .ymin = k->y0, .ymax = k->y1,
+                  .flipy = 1, .pad = KEYMAP_PAD, .hide_x = 1};
+    axes_draw(im, &strip, NULL, k->ylabel, k->n_ticks);
+    char name[32];
+    snprintf(name, sizeof name, "0-%d", k->n_first - 1);
+    image_fill_rect(im, x + sw / 2, y + h + KEYMAP_PAD, 1, 4, RGB_BLACK);
+    draw_text_centred(im, x + sw / 2, y + h + KEYMAP_PAD + 6, name, 1, RGB_BLACK);
+    if (k->xlabel) {
+        snprintf(name, sizeof name, "keys 0-%d", k->n_first - 1);
+        draw_text_centred(im, x + sw / 2, y + h + KEYMAP_PAD + 18, name, 1, RGB_BLACK);
+    }
+    // the map, all keys (the first ones again, at their true width)
+    heatmap_draw(im, mx, y, k->map, k->rows, k->cols, k->cell, cs);
+    Axes map = {.x = mx, .y = y, .w = k->cols * k->cell, .h = h, .xmin = k->x0, .xmax = k->x1, .ymin = k->y0,
+                .ymax = k->y1, .flipy = 1, .pad = KEYMAP_PAD, .hide_y = 1};
+    axes_draw(im, &map, k->xlabel, NULL, k->n_ticks);
+    return mx - x + k->cols * k->cell + KEYMAP_PAD + 1;
+}
+// END: keymap

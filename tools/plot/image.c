@@ -2,10 +2,12 @@
 // the colour types, bit depths and interlacing a hand-rolled reader would have to.
 #include "image.h"
 
+#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int image_init(Image *im, int w, int h, Rgb fill, Error *err) {
     memset(im, 0, sizeof *im);
@@ -71,9 +73,18 @@ int image_write_png(const Image *im, const char *path, Error *err) {
     p.width = (png_uint_32)im->w;
     p.height = (png_uint_32)im->h;
     p.format = PNG_FORMAT_RGB;
-    if (!png_image_write_to_file(&p, path, 0, im->px, im->w * 3, NULL))
-        return err_set(err, "%s: cannot write PNG (%s)", path, p.message);
-    return 0;
+    // our own FILE, not png_image_write_to_file: on a failed write that one remove()s the path,
+    // which, run as root with --out /dev/full, deletes the device
+    FILE *f = fopen(path, "wb");
+    if (!f) return err_set(err, "%s: cannot write PNG (%s)", path, strerror(errno));
+    int ok = png_image_write_to_stdio(&p, f, 0, im->px, im->w * 3, NULL);
+    int flushed = fflush(f) == 0 && !ferror(f);
+    int why = errno;
+    struct stat st;
+    if (fclose(f) != 0) flushed = 0;
+    if (ok && flushed) return 0;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) remove(path); // no half-written PNG left behind
+    return err_set(err, "%s: cannot write PNG (%s)", path, ok ? strerror(why) : p.message);
 }
 
 int image_read_png(Image *im, const char *path, Error *err) {

@@ -23,6 +23,8 @@ int lineplot_draw(Image *im, int x, int y, int w, int h, const PlotSpec *p, cons
             if (!usable(s[i].x[k], p->logx) || !usable(s[i].y[k], p->logy)) continue;
             xmin = fmin(xmin, s[i].x[k]), xmax = fmax(xmax, s[i].x[k]);
             ymin = fmin(ymin, s[i].y[k]), ymax = fmax(ymax, s[i].y[k]);
+            if (s[i].lo && usable(s[i].lo[k], p->logy)) ymin = fmin(ymin, s[i].lo[k]);
+            if (s[i].hi && usable(s[i].hi[k], p->logy)) ymax = fmax(ymax, s[i].hi[k]);
         }
     if (!(xmin <= xmax)) return err_set(err, "plot '%s': no point to draw", p->title ? p->title : "");
     if (p->ymin != 0 || p->ymax != 0) ymin = p->ymin, ymax = p->ymax;
@@ -35,7 +37,8 @@ int lineplot_draw(Image *im, int x, int y, int w, int h, const PlotSpec *p, cons
     }
     // margins: ticks and the y label on the left, ticks and the x label below, the title above
     Axes a = {.x = x + 70, .y = y + 28, .w = w - 90, .h = h - 28 - 40, .xmin = xmin, .xmax = xmax,
-              .ymin = ymin, .ymax = ymax, .logx = p->logx, .logy = p->logy};
+              .ymin = ymin, .ymax = ymax, .logx = p->logx, .logy = p->logy, .xticks = p->xticks,
+              .n_xticks = p->n_xticks};
     if (a.w < 20 || a.h < 20) return err_set(err, "plot '%s': %dx%d pixels is too small", p->title ? p->title : "", w, h);
     double t[64];
     int nt = axes_ticks(t, 64, ymin, ymax, p->logy, 6);
@@ -60,6 +63,19 @@ int lineplot_draw(Image *im, int x, int y, int w, int h, const PlotSpec *p, cons
             else image_fill_rect(im, (int)lround(nx) - 1, (int)lround(ny) - 1, 3, 3, series_colour(i));
             px = nx, py = ny, have = 1;
         }
+        // ANCHOR: whiskers
+        for (int k = 0; s[i].lo && s[i].hi && k < s[i].n; k++) {
+            if (!usable(s[i].x[k], p->logx) || !usable(s[i].lo[k], p->logy) || !usable(s[i].hi[k], p->logy)) continue;
+            int wx = (int)lround(axes_px_x(&a, s[i].x[k])) + (2 * i - (n_series - 1)) * WHISKER_DODGE;
+            int y0 = (int)lround(axes_px_y(&a, fmin(fmax(s[i].hi[k], ymin), ymax)));
+            int y1 = (int)lround(axes_px_y(&a, fmin(fmax(s[i].lo[k], ymin), ymax)));
+            image_fill_rect(im, wx, y0, 1, y1 - y0 + 1, series_colour(i)); // from max down to min
+            image_fill_rect(im, wx - 2, y0, 5, 1, series_colour(i));       // the caps
+            image_fill_rect(im, wx - 2, y1, 5, 1, series_colour(i));
+            int my = (int)lround(axes_px_y(&a, fmin(fmax(s[i].y[k], ymin), ymax)));
+            image_fill_rect(im, wx - 1, my - 1, 3, 3, series_colour(i)); // the median itself
+        }
+        // END: whiskers
     }
     axes_draw(im, &a, p->xlabel, p->ylabel, 6);
     if (p->title) draw_text_centred(im, a.x + a.w / 2, y + 8, p->title, 1, RGB_BLACK);

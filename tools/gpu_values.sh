@@ -1,0 +1,38 @@
+#!/bin/bash
+# The numbers chapter 13 and the README quote from the GPU results in data/results/gpu/ (written on
+# a GPU machine by `make bench-gpu` and `make test-gpu`): data/results/gpu/gpu.values, read by the
+# book as {{data/results/gpu/gpu.values:KEY}}. Runs anywhere; needs no GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+G=data/results/gpu
+OUT=$G/gpu.values
+{
+    # passing comparisons of the last test_gpu run ("ok ..." lines) and the failures it reported
+    echo "test_gpu.comparisons = $(grep -c '^ok ' $G/test_gpu.log)"
+    echo "test_gpu.not_ok = $(grep -c '^not ok\|^FAIL' $G/test_gpu.log || true)"
+    # decode speed, sinks 4+1020 (bench.md): tok/s, ms/token and the multiple of the floor
+    awk -F'|' '/^\| CUDA graph/ { gsub(/ /, ""); print "bench.graph_tok_s = " $3; print "bench.graph_ms = " $4
+                                  sub(/x/, "", $5); print "bench.graph_over_floor = " $5 }
+               /^\| kernel launches/ { gsub(/ /, ""); print "bench.launches_tok_s = " $3 }' $G/bench.md
+    awk '/^prefill:/ { print "bench.prefill_ms = " $5 }
+         /^copy bandwidth/ { print "bench.bandwidth_gb_s = " $6; print "bench.floor_ms = " $9 }' $G/bench.md
+    awk -F'|' '/sdpa/ { gsub(/ /, ""); print "hf.sdpa_tok_s = " $3 }' $G/hf.md
+    # perplexity on the GPU, sinks 4+1020, by the ranges `sinks ppl` prints (2 decimals)
+    awk -F'|' '/^\| [0-9]+K-/ { gsub(/ /, ""); printf "ppl_sinks_4_1020.%s = %.2f\n", $2, $4 }' "$G/ppl_sinks_4+1020.md"
+    # sinks against re-computation (speed.md): the largest cache
+    awk -F'|' '/^\| [0-9]/ { gsub(/ /, ""); c = $2; s = $5; r = $6; x = $7 }
+               END { print "speed.largest_cache = " c; print "speed.sinks_ms = " s; print "speed.recompute_ms = " r
+                     sub(/x/, "", x); print "speed.recompute_over_sinks = " x }' $G/speed.md
+    # attention kernels at 1024 keys (kernels.md), microseconds
+    awk -F'|' '/^\| attention v[0-9]/ { name = $2; gsub(/^ +| +$/, "", name); v = name; sub(/^attention /, "", v); sub(/ .*/, "", v)
+                                         us = $4; gsub(/ /, "", us); printf "kernels.attention_%s_us = %.0f\n", v, us }' $G/kernels.md
+    # the prefill with v4 everywhere, and the GPU re-computation run over 2048 tokens
+    awk '/^prefill:/ { print "v4_everywhere.prefill_ms = " $5 }' $G/attention_v4_everywhere/bench.md
+    awk -F'|' '/^\| 1K-2K/ { gsub(/ /, ""); printf "recompute_1024.1K-2K = %.2f\n", $4 }
+               /^time/ { split($0, w, " "); print "recompute_1024.seconds = " sprintf("%.0f", w[2]) }' \
+        $G/attention_v4_everywhere/ppl_recompute_1024.md
+} > "$OUT"
+# derived: our decode against transformers'
+g=$(awk '$1 == "bench.graph_tok_s" { print $3 }' "$OUT") h=$(awk '$1 == "hf.sdpa_tok_s" { print $3 }' "$OUT")
+echo "bench.graph_over_hf = $(awk -v g="$g" -v h="$h" 'BEGIN { printf "%.0f", g / h }')" >> "$OUT"
+echo "wrote $OUT"
