@@ -26,6 +26,14 @@ OUT=$G/gpu.values
     # attention kernels at 1024 keys (kernels.md), microseconds
     awk -F'|' '/^\| attention v[0-9]/ { name = $2; gsub(/^ +| +$/, "", name); v = name; sub(/^attention /, "", v); sub(/ .*/, "", v)
                                          us = $4; gsub(/ /, "", us); printf "kernels.attention_%s_us = %.0f\n", v, us }' $G/kernels.md
+    # the fused decode products against their floors (kernels.md): the small ones at SmolLM2's
+    # 576 -> 1536 shapes, and the output head (576 -> 49152, the norm fused in front)
+    awk -F'|' '/^\| matvec/ && $3 !~ /49152/ { x = $6; gsub(/[ x]/, "", x); x += 0
+                                              if (n++ == 0 || x < lo) lo = x; if (x > hi) hi = x }
+               /^\| matvec \+ rmsnorm/ && $3 ~ /49152/ { h = $6; gsub(/[ x]/, "", h) }
+               END { printf "kernels.fused_small_min_over_floor = %.0f\n", lo
+                     printf "kernels.fused_small_max_over_floor = %.0f\n", hi
+                     printf "kernels.head_over_floor = %s\n", h }' $G/kernels.md
     # the prefill with v4 everywhere, and the GPU re-computation run over 2048 tokens
     awk '/^prefill:/ { print "v4_everywhere.prefill_ms = " $5 }' $G/attention_v4_everywhere/bench.md
     awk -F'|' '/^\| 1K-2K/ { gsub(/ /, ""); printf "recompute_1024.1K-2K = %.2f\n", $4 }
@@ -35,4 +43,7 @@ OUT=$G/gpu.values
 # derived: our decode against transformers'
 g=$(awk '$1 == "bench.graph_tok_s" { print $3 }' "$OUT") h=$(awk '$1 == "hf.sdpa_tok_s" { print $3 }' "$OUT")
 echo "bench.graph_over_hf = $(awk -v g="$g" -v h="$h" 'BEGIN { printf "%.0f", g / h }')" >> "$OUT"
+# derived: one layer's share of a decode step (SmolLM2 has 30 layers)
+ms=$(awk '$1 == "bench.graph_ms" { print $3 }' "$OUT")
+echo "bench.layer_us = $(awk -v m="$ms" 'BEGIN { printf "%.0f", m * 1000 / 30 }')" >> "$OUT"
 echo "wrote $OUT"
