@@ -12,20 +12,6 @@ static Model load_or_fail(const char *path) {
     return m;
 }
 
-// logits[T, V] of one forward over ids, in blocks of `block` tokens.
-static float *forward_all(const Model *m, const int *ids, int T, int block) {
-    Error err = {{0}};
-    KVCache c;
-    RunState s;
-    float *out = malloc((size_t)T * m->cfg.vocab_size * sizeof(float));
-    ck_assert_msg(kvcache_init(&c, &m->cfg, T + 1, &err) == 0, "%s", err.msg);
-    ck_assert_msg(runstate_init(&s, &m->cfg, block, T + 1, &err) == 0, "%s", err.msg);
-    ck_assert_msg(model_forward(out, m, &c, &s, ids, T, 1, &err) == 0, "%s", err.msg);
-    runstate_free(&s);
-    kvcache_free(&c);
-    return out;
-}
-
 // A Hugging Face checkpoint fixture: every logit of a random token sequence.
 static void check_hf_fixture(const char *name, double tol) {
     char dir[512], json[512], f32[512];

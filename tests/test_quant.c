@@ -247,30 +247,6 @@ static Model load_kind(const char *path, WeightsKind kind) {
     return m;
 }
 
-// logits[T, V] of ids[T] fed in blocks of `block` tokens
-static float *forward_all(const Model *m, const int *ids, int T, int block) {
-    Error err = {{0}};
-    KVCache c;
-    RunState s;
-    ck_assert(kvcache_init(&c, &m->cfg, T, &err) == 0);
-    ck_assert(runstate_init(&s, &m->cfg, block, T, &err) == 0);
-    int V = m->cfg.vocab_size;
-    float *out = malloc((size_t)T * V * sizeof(float));
-    for (int t = 0; t < T; t += block) {
-        int n = T - t < block ? T - t : block;
-        ck_assert_msg(model_forward(out + (size_t)t * V, m, &c, &s, ids + t, n, 1, &err) == 0, "%s", err.msg);
-    }
-    runstate_free(&s);
-    kvcache_free(&c);
-    return out;
-}
-
-static int argmax_of(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++) b = x[i] > x[b] ? i : b;
-    return b;
-}
-
 static const char *smollm2(void) {
     const char *path = default_model();
     ck_assert_msg(path != NULL, "SINKS_MODEL is not set (run the tests through make)");
@@ -344,7 +320,7 @@ START_TEST(native_close_to_hf) {
         printf("native vs HF: position %3d max |logit diff| = %.3f\n", pos, d);
         fflush(stdout);
         worst = fmax(worst, d);
-        ck_assert_int_eq(argmax_of(out + (size_t)pos * V, V), argmax_of(ref + (size_t)p * V, V));
+        ck_assert_int_eq(argmax(out + (size_t)pos * V, V), argmax(ref + (size_t)p * V, V));
     }
     ck_assert_msg(worst <= 3.0, "native: max |logit - HF| %.3f > 3.0", worst);
     free(ids), free(ref), free(out);

@@ -9,7 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forward.h"
 #include "mapfile.h"
+
+// logits[T, V] of one forward over ids, in blocks of `block` tokens.
+static inline float *forward_all(const Model *m, const int *ids, int T, int block) {
+    Error err = {{0}};
+    KVCache c;
+    RunState s;
+    float *out = malloc((size_t)T * m->cfg.vocab_size * sizeof(float));
+    ck_assert_msg(kvcache_init(&c, &m->cfg, T + 1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(runstate_init(&s, &m->cfg, block, T + 1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(model_forward(out, m, &c, &s, ids, T, 1, &err) == 0, "%s", err.msg);
+    runstate_free(&s);
+    kvcache_free(&c);
+    return out;
+}
 
 #ifndef FIXTURES
 #define FIXTURES "tests/fixtures"
