@@ -26,6 +26,10 @@ NVCCFLAGS ?= -O3 -std=c++17 --default-stream per-thread -gencode arch=compute_80
 GPU_SRC := $(wildcard gpu/*.cu)
 GPU_OBJ := $(GPU_SRC:%.cu=$(BUILD)/%.o)
 GPU_LIB := $(BUILD)/libgpu.a
+# Host C in gpu/: the kernel registry (every build: `sinks kernels list` needs no CUDA), and the
+# checker and benchmark the tests, the CLI and kernel_bench share (CUDA builds).
+GPU_REGISTRY := $(BUILD)/gpu/registry.o
+GPU_HOST_OBJ := $(BUILD)/gpu/kernel_check.o $(BUILD)/gpu/kernel_bench.o
 GPU_TEST := $(BUILD)/tests/test_gpu
 HAVE_NVCC := $(shell test -x $(NVCC) && echo 1)
 # GPU=1: the CLI gets --device cuda (needs nvcc to build, a GPU only to run); GPU=0: a stub
@@ -35,7 +39,7 @@ ifeq ($(GPU),1)
 CLI_GPU := $(GPU_LIB)
 CLI_GPU_LIBS := $(CUDA_LIBS)
 else
-CLI_GPU := $(BUILD)/gpu/no_cuda.o
+CLI_GPU := $(BUILD)/gpu/no_cuda.o $(GPU_REGISTRY)
 endif
 
 LIB_SRC := $(wildcard ref_cpu/*.c)
@@ -52,7 +56,7 @@ TEST_ENV := SINKS_MODEL=$(MODEL) SINKS_SHARED=$(SHARED) SINKS_CLI=$(abspath $(CL
     OMP_NUM_THREADS=$(THREADS)
 
 .PHONY: book book-screenshots chapter-outputs
-.PHONY: all test clean-test-log test-fast test-sanitize model clean help bench fuzz fuzz-long demo results memory speed endless streameval newline-sinks figures
+.PHONY: all test clean-test-log test-fast test-sanitize model clean help bench fuzz fuzz-long demo results memory speed endless streameval newline-sinks strided figures
 all: $(CLI) $(TESTS)
 
 help:
@@ -84,6 +88,7 @@ help:
 	@echo "make endless      10K tokens of endless generation with sinks and with a window"
 	@echo "make streameval   recall of facts d facts back under dense, window and sinks (likelihood of the answer)"
 	@echo "make newline-sinks sinks of four \"\\n\" tokens vs the text's own (the paper's table 1)"
+	@echo "make strided      the strided policy (policy_strided.c) beside sinks at one cache size"
 	@echo "make chapter-outputs  run the chapter programs and the CLI commands the chapters show"
 	@echo "make chNN         run one chapter's program, e.g. make ch04"
 	@echo "make man          the man page $(BUILD)/sinks.1, made from the --help texts"
@@ -122,7 +127,8 @@ $(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h gpu/*.cuh ref_cpu/*.h)
 	@echo "NVCC $<"
 	@$(NVCC) $(NVCCFLAGS) -Igpu -Iref_cpu -c $< -o $@
 
-$(GPU_LIB): $(GPU_OBJ)
+$(GPU_HOST_OBJ): CFLAGS += -I$(CUDA_HOME)/include
+$(GPU_LIB): $(GPU_OBJ) $(GPU_HOST_OBJ) $(GPU_REGISTRY)
 	@$(AR) rcs $@ $^
 
 $(GPU_TEST): tests/test_gpu.c tests/testutil.h $(wildcard gpu/*.h) $(GPU_LIB) $(LIB)
@@ -191,6 +197,10 @@ chapter-outputs: $(CH_BIN) $(CLI) $(MODEL)
 	      > data/results/chapters/ch$$n.md; echo "data/results/chapters/ch$$n.md"; done
 	@{ echo '```'; echo '$$ build/sinks inspect'; $(CLI) inspect --model $(MODEL) | sed "s|$(MODEL_DIR)|~/.cache/streaming-sinks|g" | head -7; \
 	  echo '```'; } > data/results/chapters/inspect.md
+	tools/inspect_values.sh
+	@{ echo '```'; echo '$$ build/sinks kernels list | grep -A2 "^softmax v[23] "'; $(CLI) kernels list | grep -A2 '^softmax v[23] '; \
+	  echo '$$ build/sinks kernels check softmax 9'; $(CLI) kernels check softmax 9 2>&1 || echo "(exit $$?)"; \
+	  echo '```'; } > data/results/chapters/kernels.md
 
 # `make exercise-03`: builds your chapters/03-*/exercise_*.c with its checker and runs it: PASS,
 # or FAIL with the first output that differs from the ref_cpu function it re-implements.
@@ -337,6 +347,9 @@ memory: $(CLI) $(MODEL)
 	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 2048 --sinks 4 --window 1020; \
 	  echo '$$ sinks memory --file war-and-peace.txt --tokens 2048 --policy dense'; \
 	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 2048 --policy dense; echo '```'; } | tee data/results/memory.md
+	@# the peaks, in order: stories260K sinks, dense; SmolLM2 sinks, dense (the book quotes them)
+	awk '/^peak RSS/ { n++; k = n == 1 ? "stories_sinks" : n == 2 ? "stories_dense" : n == 3 ? "smollm2_sinks" : "smollm2_dense"; \
+	    print k "_peak_mb = " $$3 }' data/results/memory.md > data/results/memory.values
 
 # Per-token latency of every policy at cache sizes 256..2048: sinks vs re-computation.
 # Interleaved steps, median and spread (the machine is shared: see the load line in the file).
@@ -347,6 +360,7 @@ SPEED_THREADS ?= 1
 speed: $(CLI) $(MODEL)
 	@mkdir -p data/results
 	$(SINKS_BIN) speed --model $(MODEL) --threads $(SPEED_THREADS) $(SPEED_OPTS) --csv data/results/speed.csv | tee data/results/speed.md
+	tools/speed_values.sh
 
 # Endless generation, sampled (temperature 0.8, top-p 0.9, seed 42), window vs sinks with the same
 # cache: data/endless/*.txt, data/results/endless.{md,values}. The quick variant (2000 tokens through
@@ -391,6 +405,10 @@ NEWLINE_TOKENS ?= 1024
 newline-sinks: $(CLI) $(MODEL)
 	@mkdir -p data/results
 	SINKS=$(SINKS_BIN) MODEL=$(MODEL) TEXT=$(TEXT) TOKENS=$(NEWLINE_TOKENS) tools/newline_sinks.sh
+
+strided: $(CLI) $(MODEL)
+	@mkdir -p data/results
+	SINKS=$(SINKS_BIN) MODEL=$(MODEL) TEXT=$(TEXT) TOKENS=$(NEWLINE_TOKENS) tools/strided.sh
 
 # Screenshots of the built book in headless Chromium (Debian's chromium package), so broken
 # rendering is seen, not guessed: every page at its full height, 1280 px wide, after the reader

@@ -4,6 +4,7 @@
 // relative to the sinks), and the slots from its window start up to itself, scored with q. This
 // is ref_cpu/attention.c's attention_forward, number for number.
 #include "common.cuh"
+#include "dispatch.h"
 
 // The scaled score of query t of head h against slot j: sinks face q_sink, the window q.
 __device__ inline float attention_score(const float *q, const float *q_sink, const float *k_rot, int t, int h, int j,
@@ -22,7 +23,7 @@ __global__ void attention_kernel1(float *out, float *att, const float *q, const 
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n_heads * T) return;
     int h = i / T, t = i % T, kvh = h / (n_heads / n_kv_heads), kv_dim = n_kv_heads * head_dim;
-    int slot = n_past + t, start = attn_window_start(slot, n_sink, window), sinks = n_sink < slot ? n_sink : slot;
+    int slot = n_past + t, start = attention_window_start(slot, n_sink, window), sinks = n_sink < slot ? n_sink : slot;
     float scale = rsqrtf((float)head_dim), *a = att + ((long)h * T + t) * capacity, max = -INFINITY;
     for (int j = 0; j <= slot; j++) {
         if (j >= sinks && j < start) {
@@ -52,7 +53,7 @@ __global__ void attention_kernel2(float *out, float *att, const float *q, const 
                                   const float *v, int T, int n_past, int n_sink, int window, int n_heads,
                                   int n_kv_heads, int head_dim, int capacity) {
     int h = blockIdx.x / T, t = blockIdx.x % T, kvh = h / (n_heads / n_kv_heads), kv_dim = n_kv_heads * head_dim;
-    int slot = n_past + t, start = attn_window_start(slot, n_sink, window), sinks = n_sink < slot ? n_sink : slot;
+    int slot = n_past + t, start = attention_window_start(slot, n_sink, window), sinks = n_sink < slot ? n_sink : slot;
     float scale = rsqrtf((float)head_dim), *a = att + ((long)h * T + t) * capacity, m = -INFINITY;
     for (int j = threadIdx.x; j <= slot; j += blockDim.x) {
         if (j >= sinks && j < start) continue;
@@ -76,15 +77,59 @@ __global__ void attention_kernel2(float *out, float *att, const float *q, const 
     }
 }
 
-extern "C" void gpu_attention_forward(int version, float *out, float *att, const float *q, const float *q_sink,
-                                      const float *k_rot, const float *v, int T, int n_past, int n_sink, int window,
-                                      int n_heads, int n_kv_heads, int head_dim, int capacity) {
-    if (version == 1)
+// ANCHOR: attention_template
+// 5: YOUR KERNEL (a template: registered as "template" in gpu/registry.c, so `sinks kernels check
+// attention 5` runs it and fails until it is written and marked ready there).
+//
+// One block of 128 threads per (head, query), as v2; what changes is how keys are read. In v2
+// thread j reads all head_dim floats of key j while its neighbours read keys j + 1, j + 2, ...,
+// so one warp-wide load touches 32 key rows kv_dim floats apart. Here the block first copies a
+// tile of ATT_TILE keys into shared memory, consecutive threads reading consecutive floats
+// (coalesced), and then scores them from there. The steps:
+//   1. h, t, kvh, kv_dim, slot, start, sinks, scale and a as in attention_kernel2.
+//   2. for each tile of slots j0 .. j0 + ATT_TILE - 1 up to slot: every thread copies elements
+//      threadIdx.x, threadIdx.x + blockDim.x, ... of the tile, element e being dim e % head_dim
+//      of slot j = j0 + e / head_dim, for j <= slot only (k_rot + (long)j * kv_dim + kvh * head_dim), into
+//      ks[e / head_dim][e % head_dim]; __syncthreads(); then thread i < ATT_TILE scores slot
+//      j0 + i from ks[i] against q, or q_sink for a sink (as attention_score does), into a[j]
+//      and its running maximum, skipping the slots the query does not see (j >= sinks &&
+//      j < start); __syncthreads() before the next tile overwrites ks. Tiles wholly inside the
+//      evicted middle can be skipped. Declare ks[ATT_TILE][128 + 1]: the lanes of a warp read
+//      dim d of 32 different rows, and without the + 1 they all fall in one shared-memory bank.
+//   3. the rest as in v2: block_max, expf and block_sum, a[j] *= 1 / sum and a[j] = 0 where the
+//      query sees nothing, __syncthreads(), then the weighted sum of values.
+// head_dim <= 128. When `sinks kernels check attention 5` passes every shape, mark it
+// KERNEL_READY in gpu/registry.c and compare `sinks kernels bench attention` with v1 and v2.
+#define ATT_TILE 32
+__global__ void attention_kernel5(float *out, float *att, const float *q, const float *q_sink, const float *k_rot,
+                                  const float *v, int T, int n_past, int n_sink, int window, int n_heads,
+                                  int n_kv_heads, int head_dim, int capacity) {
+    // TODO: steps 1-3. Until then out and att are left as the checker filled them (NaN), and
+    // every shape fails.
+}
+// END: attention_template
+
+extern "C" int gpu_attention_forward(int version, float *out, float *att, const float *q, const float *q_sink,
+                                     const float *k_rot, const float *v, int T, int n_past, int n_sink, int window,
+                                     int n_heads, int n_kv_heads, int head_dim, int capacity) {
+    switch (version) {
+    case 1:
         attention_kernel1<<<ceil_div((long)n_heads * T, 64), 64>>>(out, att, q, q_sink, k_rot, v, T, n_past, n_sink,
                                                                     window, n_heads, n_kv_heads, head_dim, capacity);
-    else
+        return 0;
+    case 2:
         attention_kernel2<<<n_heads * T, 128>>>(out, att, q, q_sink, k_rot, v, T, n_past, n_sink, window, n_heads,
                                                  n_kv_heads, head_dim, capacity);
+        return 0;
+    case 5:
+        attention_kernel5<<<n_heads * T, 128>>>(out, att, q, q_sink, k_rot, v, T, n_past, n_sink, window, n_heads,
+                                                 n_kv_heads, head_dim, capacity);
+        return 0;
+    }
+    if (gpu_is_fault("attention", version))
+        return gpu_attention_fault(version, out, att, q, q_sink, k_rot, v, T, n_past, n_sink, window, n_heads,
+                                   n_kv_heads, head_dim, capacity);
+    return gpu_unknown_version("attention", version);
 }
 
 // ANCHOR: attention_ring
@@ -129,7 +174,7 @@ __global__ void __launch_bounds__(32 * RING_WARPS)
     int split = blockIdx.x, h = blockIdx.y, t = blockIdx.z, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     GpuStep s = *step;
     int kvh = h / (n_heads / n_kv_heads), kv_dim = n_kv_heads * head_dim, slot = s.n_past + t;
-    int sinks = s.n_sink < slot ? s.n_sink : slot, start = attn_window_start(slot, s.n_sink, s.window);
+    int sinks = s.n_sink < slot ? s.n_sink : slot, start = attention_window_start(slot, s.n_sink, s.window);
     float scale = 1.0f / sqrtf((float)head_dim);
     const float *qw = q + ((long)t * n_heads + h) * head_dim, *qs = q_sink + ((long)t * n_heads + h) * head_dim;
     float aq[RING_DIMS], asq[RING_DIMS], acc[RING_DIMS], m = -INFINITY, l = 0.0f;
@@ -180,7 +225,7 @@ __global__ void __launch_bounds__(32 * RING_WARPS)
     int split = blockIdx.x, h = blockIdx.y, t = blockIdx.z, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     GpuStep s = *step;
     int kvh = h / (n_heads / n_kv_heads), kv_dim = n_kv_heads * head_dim, slot = s.n_past + t;
-    int sinks = s.n_sink < slot ? s.n_sink : slot, start = attn_window_start(slot, s.n_sink, s.window);
+    int sinks = s.n_sink < slot ? s.n_sink : slot, start = attention_window_start(slot, s.n_sink, s.window);
     float scale = 1.0f / sqrtf((float)head_dim);
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
         sq[0][d] = q[((long)t * n_heads + h) * head_dim + d];
@@ -243,11 +288,12 @@ extern "C" size_t gpu_attention_ring_scratch(int T, int n_heads, int head_dim, i
     return (size_t)n_heads * T * ceil_div(capacity, RING_KEYS) * (head_dim + 2); // v3's, the larger
 }
 
-extern "C" void gpu_attention_ring_forward(int version, float *out, float *partial, const float *q,
-                                           const float *q_sink, const float *k_cache, const float *v_cache,
-                                           const float *cos, const float *sin, const GpuStep *step, GpuRing ring,
-                                           int half, int interleaved, int T, int n_heads, int n_kv_heads,
-                                           int head_dim, int capacity) {
+extern "C" int gpu_attention_ring_forward(int version, float *out, float *partial, const float *q,
+                                          const float *q_sink, const float *k_cache, const float *v_cache,
+                                          const float *cos, const float *sin, const GpuStep *step, GpuRing ring,
+                                          int half, int interleaved, int T, int n_heads, int n_kv_heads,
+                                          int head_dim, int capacity) {
+    if (version != 3 && version != 4) return gpu_unknown_version("attention_ring", version);
     int n_split = ceil_div(capacity, version == 3 ? RING_KEYS : RING4_KEYS);
     dim3 grid(n_split, n_heads, T);
     if (version == 3)
@@ -257,4 +303,5 @@ extern "C" void gpu_attention_ring_forward(int version, float *out, float *parti
         attention_ring_kernel4<<<grid, 32 * RING_WARPS>>>(partial, q, q_sink, k_cache, v_cache, cos, sin, step, ring,
                                                           half, interleaved, T, n_heads, n_kv_heads, head_dim, n_split);
     attention_merge_kernel<<<dim3(n_heads, T), 64>>>(out, partial, T, n_heads, head_dim, n_split);
+    return 0;
 }

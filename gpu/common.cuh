@@ -48,11 +48,8 @@ __device__ inline float gelu_of(float v, int tanh_approx) {
                        : 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
 }
 
-// First visible non-sink slot of a query at `slot` (ref_cpu's attention_window_start).
-__device__ inline int attn_window_start(int slot, int n_sink, int window) {
-    int sinks = n_sink < slot ? n_sink : slot, start = window > 0 ? slot - window : 0;
-    return start > sinks ? start : sinks;
-}
+// Which slots a query sees: ref_cpu/attn_view.h, one rule for both devices.
+#include "attn_view.h"
 
 // Where logical slot j of the ring cache lives (kernels.h, GpuRing).
 __device__ inline long ring_slot(int j, GpuRing r, int ring_off) {

@@ -1,5 +1,6 @@
-// gpu_stream.h: the whole model on the GPU, reading a stream under a cache policy: the same
-// contract as ref_cpu's Stream (stream.h), so the CLI runs either behind --device.
+// gpu_stream.h: the whole model on the GPU as a stream device (stream.h's StreamDeviceOps): the
+// cache policies are ref_cpu's, written once in stream.c and policy.c; this device runs the
+// blocks and keeps the slots the policy names.
 //
 // Weights are uploaded once, in fp32 as the CPU holds them. The KV cache is a ring
 // (kernels.h, GpuRing): eviction turns it instead of moving keys. A decode step (one token) is
@@ -13,26 +14,15 @@ extern "C" {
 
 #include "stream.h"
 
-typedef struct GpuStream GpuStream;
-
-// Uploads m and allocates a cache for policy p (validated) on the first CUDA device; max_tokens
-// as for stream_init. Fails with the reason (no device, out of memory, a model too large for
-// the kernels) in err.
-int gpu_stream_init(GpuStream **out, const Model *m, const Policy *p, int max_tokens, Error *err);
-void gpu_stream_free(GpuStream *g);
-void gpu_stream_reset(GpuStream *g);
-// As stream_feed: logits gets [n, V] if all_logits, else [V] for the last token.
-int gpu_stream_feed(GpuStream *g, const int *tokens, int n, float *logits, int all_logits, Error *err);
-int gpu_stream_len(const GpuStream *g);
-// recompute only: toks[n] (n < W) become the recent window without being run.
-void gpu_stream_prime_recent(GpuStream *g, const int *toks, int n);
-int gpu_stream_capacity(const GpuStream *g);
-// Replay decode steps from a CUDA graph (the default) or launch their kernels one by one.
-void gpu_stream_use_graph(GpuStream *g, int on);
-// "NVIDIA H100 80GB HBM3 (driver 580.159.4, 132 SMs)"
-const char *gpu_stream_device(const GpuStream *g);
-// Device memory the stream holds: weights, cache, activations.
-size_t gpu_stream_device_bytes(const GpuStream *g);
+// The StreamDeviceOpen of the first CUDA device: fails with the reason (no device, a build
+// without CUDA, out of memory, a model too large for the kernels) in err.
+int stream_cuda_open(const StreamDeviceOps **ops, void **dev, const Model *m, int slots, int block, int ring_sinks,
+                     Error *err);
+// On a stream opened on cuda: replay decode steps from a CUDA graph (the default) or launch
+// their kernels one by one. Ignored on another device.
+void gpu_stream_use_graph(Stream *s, int on);
+// Device memory a cuda stream holds: weights, cache, activations (0 on another device).
+size_t gpu_stream_device_bytes(const Stream *s);
 // Device-to-device copy bandwidth in GB/s, bytes read plus bytes written, median of 20 copies
 // of `bytes`; 0 on failure.
 double gpu_copy_bandwidth(size_t bytes);

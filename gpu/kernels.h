@@ -2,6 +2,9 @@
 // runs on the default stream and returns at once (synchronise before reading results). Where an
 // op has numbered versions (llm.c manners), `version` picks one: 1 is the simplest correct
 // kernel, higher numbers are faster; all compute what the ref_cpu function of the same name does.
+// The versions, their descriptions and check limits are listed once, in gpu/registry.c (`sinks
+// kernels list`). A launcher with a version returns 0, or -1 for a version it does not have,
+// launching nothing; gpu_last_error() then names the op and the versions that exist.
 #ifndef GPU_KERNELS_H
 #define GPU_KERNELS_H
 
@@ -13,23 +16,29 @@ extern "C" {
 
 // 0 when a CUDA device can be used; otherwise -1 with the reason in why[n].
 int gpu_device_ok(char *why, size_t n);
-// The last launch error (or asynchronous fault), as text; NULL when all is well.
+// Median over `trials` (at most 64) of the milliseconds `per_trial` calls run(ctx, i) take on the
+// per-thread stream, i counting calls, after `warmup` untimed calls; -1 on failure.
+double gpu_time_ms(void (*run)(void *ctx, int i), void *ctx, int warmup, int trials, int per_trial);
+// The last launch error (or asynchronous fault, or unknown version), as text; NULL when all is well.
 const char *gpu_last_error(void);
 
 // out[T, D] = emb[tokens[t], :]
 void gpu_embedding_forward(float *out, const float *emb, const int *tokens, int T, int D);
 // out[n] from n / 32 Q4_1 blocks (ref: dequantize(..., GGML_Q4_1, n))
 void gpu_dequant_q4_1(float *out, const void *blocks, size_t n);
-// out[T, O] = in[T, I] @ w[O, I]^T (+ bias[O]); versions 1-3
-void gpu_matmul_forward(int version, float *out, const float *in, const float *w, const float *bias, int T, int I,
-                        int O);
-// out[T, D] = in / sqrt(mean(in^2) + eps) * w; versions 1-2
-void gpu_rmsnorm_forward(int version, float *out, const float *in, const float *w, int T, int D, float eps);
-// out[T, D] = (in - mean) / sqrt(var + eps) * w + b; versions 1-2
-void gpu_layernorm_forward(int version, float *out, const float *in, const float *w, const float *b, int T, int D,
-                           float eps);
-// x[rows, n] = softmax over each row, in place; versions 1-2
-void gpu_softmax_forward(int version, float *x, int rows, int n);
+// out[T, O] = in[T, I] @ w[O, I]^T (+ bias[O])
+int gpu_matmul_forward(int version, float *out, const float *in, const float *w, const float *bias, int T, int I,
+                       int O);
+// out[T, D] = in / sqrt(mean(in^2) + eps) * w
+int gpu_rmsnorm_forward(int version, float *out, const float *in, const float *w, int T, int D, float eps);
+// out[T, D] = (in - mean) / sqrt(var + eps) * w + b
+int gpu_layernorm_forward(int version, float *out, const float *in, const float *w, const float *b, int T, int D,
+                          float eps);
+// out[O] = W[O, I] x[I] with W as O * I / 32 Q4_1 blocks (ref: dequantize, then matmul_forward with
+// T = 1); I a multiple of 32. Version 1 dequantises into scratch[O, I] first; others ignore it.
+int gpu_matvec_q4_1_forward(int version, float *out, const float *x, const void *w, float *scratch, int I, int O);
+// x[rows, n] = softmax over each row, in place
+int gpu_softmax_forward(int version, float *x, int rows, int n);
 // Rotates the first 2 * half dims of every head of x[T, H * hd], row t at positions[t], with
 // tables cos/sin[n_pos, half]; interleaved pairs (2i, 2i+1) or split pairs (i, i + half).
 void gpu_rope_forward(float *x, const int *positions, const float *cos, const float *sin, int half, int T, int H,
@@ -44,10 +53,9 @@ void gpu_residual_forward(float *out, const float *a, const float *b, int N);
 void gpu_argmax(int *out, const float *x, int n);
 // Attention over the sink + window cache, the semantics of ref_cpu attention_forward: T queries
 // at slots n_past.., sinks seen with q_sink, att[Hq, T, capacity] gets the probabilities.
-// Versions 1-2.
-void gpu_attention_forward(int version, float *out, float *att, const float *q, const float *q_sink,
-                           const float *k_rot, const float *v, int T, int n_past, int n_sink, int window, int n_heads,
-                           int n_kv_heads, int head_dim, int capacity);
+int gpu_attention_forward(int version, float *out, float *att, const float *q, const float *q_sink,
+                          const float *k_rot, const float *v, int T, int n_past, int n_sink, int window, int n_heads,
+                          int n_kv_heads, int head_dim, int capacity);
 
 // ---- what the GPU model adds: the ring KV cache, split attention, fused decode products ----
 
@@ -74,15 +82,25 @@ void gpu_qkv_store(float *q, float *q_sink, float *k_cache, float *v_cache, cons
                    GpuRing ring, const float *cos, const float *sin, int half, int interleaved, int T, int n_heads,
                    int n_kv_heads, int head_dim);
 
+// Eviction the ring cannot do by turning (a policy that keeps scattered slots): row from[i] of
+// cache[C, dim] moves to row i, for i < n, through scratch[n, dim]. from: device [n], physical
+// rows.
+void gpu_cache_gather(float *cache, float *scratch, const int *from, int n, int dim);
+
 // Attention over the ring cache, split over keys (flash-decoding): blocks of keys each keep a
 // running softmax, a second kernel merges them. Keys are rotated on the fly at their logical
-// slot. Versions 3 (a warp per key, 64 keys a block) and 4 (a lane per key, 128 a block).
-// partial needs gpu_attention_ring_scratch() floats. head_dim <= 128.
-void gpu_attention_ring_forward(int version, float *out, float *partial, const float *q, const float *q_sink, const float *k_cache,
-                                const float *v_cache, const float *cos, const float *sin, const GpuStep *step,
-                                GpuRing ring, int half, int interleaved, int T, int n_heads, int n_kv_heads,
-                                int head_dim, int capacity);
+// slot. Versions 3 (a warp per key, 64 keys a block) and 4 (a lane per key, 128 a block), op
+// "attention_ring" in the registry. partial needs gpu_attention_ring_scratch() floats. head_dim <= 128.
+int gpu_attention_ring_forward(int version, float *out, float *partial, const float *q, const float *q_sink, const float *k_cache,
+                               const float *v_cache, const float *cos, const float *sin, const GpuStep *step,
+                               GpuRing ring, int half, int interleaved, int T, int n_heads, int n_kv_heads,
+                               int head_dim, int capacity);
 size_t gpu_attention_ring_scratch(int T, int n_heads, int head_dim, int capacity);
+// The probabilities of that attention, for pictures: att[Hq, T, capacity] in logical slot order
+// (ref_cpu attention_forward's att), zero where the query sees nothing.
+void gpu_attention_probs(float *att, const float *q, const float *q_sink, const float *k_cache, const float *cos,
+                         const float *sin, const GpuStep *step, GpuRing ring, int half, int interleaved, int T,
+                         int n_heads, int n_kv_heads, int head_dim, int capacity);
 
 // The decode step's matrix-vector products (T = 1), with the work around them fused in:
 // out[O] = epilogue(w[O, I] @ norm(x[I])).

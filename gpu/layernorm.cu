@@ -1,5 +1,6 @@
 // layernorm.cu: out = (in - mean) / sqrt(var + eps) * w + b, per row (GPT-NeoX).
 #include "common.cuh"
+#include "dispatch.h"
 
 // 1: one thread per row, two passes (mean, then variance about it, as the CPU does).
 __global__ void layernorm_kernel1(float *out, const float *in, const float *w, const float *b, int T, int D,
@@ -27,8 +28,11 @@ __global__ void layernorm_kernel2(float *out, const float *in, const float *w, c
     for (int i = threadIdx.x; i < D; i += blockDim.x) out[(long)blockIdx.x * D + i] = (x[i] - mean) * r * w[i] + b[i];
 }
 
-extern "C" void gpu_layernorm_forward(int version, float *out, const float *in, const float *w, const float *b, int T,
-                                      int D, float eps) {
-    if (version == 1) layernorm_kernel1<<<ceil_div(T, 64), 64>>>(out, in, w, b, T, D, eps);
-    else layernorm_kernel2<<<T, 256>>>(out, in, w, b, T, D, eps);
+extern "C" int gpu_layernorm_forward(int version, float *out, const float *in, const float *w, const float *b, int T,
+                                     int D, float eps) {
+    switch (version) {
+    case 1: layernorm_kernel1<<<ceil_div(T, 64), 64>>>(out, in, w, b, T, D, eps); return 0;
+    case 2: layernorm_kernel2<<<T, 256>>>(out, in, w, b, T, D, eps); return 0;
+    }
+    return gpu_unknown_version("layernorm", version);
 }

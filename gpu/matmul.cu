@@ -2,6 +2,7 @@
 // product that reads every weight once: it is bound by memory bandwidth, and the versions differ
 // in how well they use it.
 #include "common.cuh"
+#include "dispatch.h"
 
 // 1: one thread per output element. Neighbouring threads read rows of w that lie I floats
 // apart, so no load is coalesced.
@@ -76,9 +77,12 @@ __global__ void __launch_bounds__(256) matmul_kernel3(float *out, const float *i
         }
 }
 
-extern "C" void gpu_matmul_forward(int version, float *out, const float *in, const float *w, const float *bias, int T,
-                                   int I, int O) {
-    if (version == 1) matmul_kernel1<<<ceil_div((long)T * O, 256), 256>>>(out, in, w, bias, T, I, O);
-    else if (version == 2) matmul_kernel2<<<ceil_div((long)O * 32, 256), 256>>>(out, in, w, bias, T, I, O);
-    else matmul_kernel3<<<dim3(ceil_div(O, MM_TILE), ceil_div(T, MM_TILE)), 256>>>(out, in, w, bias, T, I, O);
+extern "C" int gpu_matmul_forward(int version, float *out, const float *in, const float *w, const float *bias, int T,
+                                  int I, int O) {
+    switch (version) {
+    case 1: matmul_kernel1<<<ceil_div((long)T * O, 256), 256>>>(out, in, w, bias, T, I, O); return 0;
+    case 2: matmul_kernel2<<<ceil_div((long)O * 32, 256), 256>>>(out, in, w, bias, T, I, O); return 0;
+    case 3: matmul_kernel3<<<dim3(ceil_div(O, MM_TILE), ceil_div(T, MM_TILE)), 256>>>(out, in, w, bias, T, I, O); return 0;
+    }
+    return gpu_unknown_version("matmul", version);
 }

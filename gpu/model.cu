@@ -6,6 +6,10 @@
 
 #include "model.cuh"
 
+extern "C" {
+#include "registry.h"
+}
+
 #define ALIGN_FLOATS 64 // every weight starts on a 256-byte boundary: float4 loads stay aligned
 
 static size_t up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
@@ -89,6 +93,7 @@ void gpu_model_free(GpuModel *g) {
 
 int gpu_run_init(GpuRun *r, const Config *c, int max_T, int capacity, int ring_sinks, Error *err) {
     memset(r, 0, sizeof *r);
+    if (kernel_model_check(err)) return -1;
     r->max_T = max_T;
     r->capacity = capacity;
     r->ring.sinks = ring_sinks;
@@ -133,13 +138,14 @@ void gpu_run_free(GpuRun *r) {
     memset(r, 0, sizeof *r);
 }
 
+// The versions come from gpu/registry.c's MODEL_VERSIONS (checked ready in gpu_run_init).
 static void norm_forward(float *out, const float *in, const float *w, const float *b, const Config *c, int T) {
-    if (c->arch == ARCH_LLAMA) gpu_rmsnorm_forward(2, out, in, w, T, c->dim, c->norm_eps);
-    else gpu_layernorm_forward(2, out, in, w, b, T, c->dim, c->norm_eps);
+    if (c->arch == ARCH_LLAMA) gpu_rmsnorm_forward(kernel_model_version("rmsnorm", T), out, in, w, T, c->dim, c->norm_eps);
+    else gpu_layernorm_forward(kernel_model_version("layernorm", T), out, in, w, b, T, c->dim, c->norm_eps);
 }
 
 static void matmul(float *out, const float *in, const float *w, const float *bias, int T, int I, int O) {
-    gpu_matmul_forward(T >= 8 ? 3 : 2, out, in, w, bias, T, I, O);
+    gpu_matmul_forward(kernel_model_version("matmul", T), out, in, w, bias, T, I, O);
 }
 
 static GpuMatvec mv(GpuNorm norm, const float *nw, const float *nb, float eps, GpuEpilogue epi, const float *bias) {
@@ -155,6 +161,7 @@ void gpu_block_forward(const GpuModel *g, GpuRun *r, int T, int want) {
     int llama = c->arch == ARCH_LLAMA, parallel = !llama && c->parallel_residual;
     int interleaved = c->rope_style == ROPE_INTERLEAVED;
     GpuNorm norm = llama ? GPU_NORM_RMS : GPU_NORM_LAYER;
+    int ring_version = kernel_model_version("attention_ring", T); // v4 decodes faster, v3 prefills faster
     gpu_embedding_forward(r->x, g->tok_emb, r->tokens, T, D); // x[T, D]
     for (int l = 0; l < c->n_layers; l++) {
         const GpuLayer *w = &g->layers[l];
@@ -167,11 +174,14 @@ void gpu_block_forward(const GpuModel *g, GpuRun *r, int T, int want) {
             norm_forward(r->xb, r->x, w->attn_norm, w->attn_norm_b, c, T);
             matmul(r->qkv, r->xb, w->wqkv, w->bqkv, T, D, rows);
         }
-        // v4 decodes faster, v3 prefills faster (data/results/gpu: kernels.md, bench.md)
         gpu_qkv_store(r->q, r->q_sink, k, v, r->qkv, r->step, r->ring, r->cos, r->sin, half, interleaved, T,
                       c->n_heads, c->n_kv_heads, hd);
-        gpu_attention_ring_forward(T == 1 ? 4 : 3, r->att_out, r->partial, r->q, r->q_sink, k, v, r->cos, r->sin, r->step, r->ring,
+        gpu_attention_ring_forward(ring_version, r->att_out, r->partial, r->q, r->q_sink, k, v, r->cos, r->sin, r->step, r->ring,
                                    half, interleaved, T, c->n_heads, c->n_kv_heads, hd, r->capacity);
+        if (r->att) // only when a picture watches: the probabilities themselves, layer by layer
+            gpu_attention_probs(r->att + (size_t)l * c->n_heads * r->max_T * r->capacity, r->q, r->q_sink, k, r->cos,
+                                r->sin, r->step, r->ring, half, interleaved, T, c->n_heads, c->n_kv_heads, hd,
+                                r->capacity);
         if (T == 1) {
             // x += W_o att (GPT-NeoX parallel: keep it in xb2, the MLP must see the old x)
             GpuMatvec op = mv(GPU_NORM_NONE, NULL, NULL, 0, parallel ? GPU_EPI_NONE : GPU_EPI_RESIDUAL, w->bo);

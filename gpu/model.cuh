@@ -41,6 +41,7 @@ typedef struct {
     float *logits;          // [max_T, V]
     int *tokens;            // [max_T]
     GpuStep *step;          // the block's place in the cache
+    float *att;             // [L, Hq, max_T, C] attention probabilities for pictures; NULL: not written
     size_t bytes;
 } GpuRun;
 

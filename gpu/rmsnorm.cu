@@ -1,5 +1,6 @@
 // rmsnorm.cu: out = in / sqrt(mean(in^2) + eps) * w, per row.
 #include "common.cuh"
+#include "dispatch.h"
 
 // 1: one thread per row: simple, and T threads are far too few to fill a GPU when decoding.
 __global__ void rmsnorm_kernel1(float *out, const float *in, const float *w, int T, int D, float eps) {
@@ -21,7 +22,10 @@ __global__ void rmsnorm_kernel2(float *out, const float *in, const float *w, int
     for (int i = threadIdx.x; i < D; i += blockDim.x) out[(long)blockIdx.x * D + i] = x[i] * r * w[i];
 }
 
-extern "C" void gpu_rmsnorm_forward(int version, float *out, const float *in, const float *w, int T, int D, float eps) {
-    if (version == 1) rmsnorm_kernel1<<<ceil_div(T, 64), 64>>>(out, in, w, T, D, eps);
-    else rmsnorm_kernel2<<<T, 256>>>(out, in, w, T, D, eps);
+extern "C" int gpu_rmsnorm_forward(int version, float *out, const float *in, const float *w, int T, int D, float eps) {
+    switch (version) {
+    case 1: rmsnorm_kernel1<<<ceil_div(T, 64), 64>>>(out, in, w, T, D, eps); return 0;
+    case 2: rmsnorm_kernel2<<<T, 256>>>(out, in, w, T, D, eps); return 0;
+    }
+    return gpu_unknown_version("rmsnorm", version);
 }

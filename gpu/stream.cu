@@ -1,5 +1,6 @@
-// stream.cu: the cache policies of ref_cpu/stream.c on the GPU model. The host keeps the
-// cache's length and the ring's turn; each block sends them (GpuStep) with its tokens.
+// stream.cu: the GPU as a stream device (stream.h). The policies are ref_cpu's (stream.c,
+// policy.c); this file runs blocks of tokens and keeps the slots a policy names. The host keeps
+// the cache's length and the ring's turn; each block sends them (GpuStep) with its tokens.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,20 +11,22 @@ extern "C" {
 #include "gpu_stream.h"
 }
 
-struct GpuStream {
+typedef struct {
     GpuModel model;
     GpuRun run;
-    Policy pol;
     int len, ring_off;         // slots in use; the ring's turn (GpuStep)
-    int n_sink, window;        // the attention view of the policy
     GpuStep *h_step;           // pinned host copies the graph reads from and writes to
     int *h_tokens;             // [max_T]
     float *h_logits;           // [max_T, V]
+    int *h_from, *d_from;      // [capacity] rows a scattered eviction keeps (host, device)
+    float *d_gather;           // [capacity, Hkv*hd] its scratch
     int use_graph;
     cudaGraphExec_t graph;     // one decode step, captured on first use
-    int *recent, n_recent;     // recompute: the last W tokens
+    AttentionFn watch;         // pictures: called with each layer's probabilities after a block
+    void *watch_ctx;
+    float *h_att;              // [L, Hq, max_T, C] their host copy (run.att on the device)
     char device[160];
-};
+} CudaDevice;
 
 #define CUDA_OK(call)                                                                                            \
     do {                                                                                                         \
@@ -31,66 +34,30 @@ struct GpuStream {
         if (e_ != cudaSuccess) return err_set(err, "--device cuda: %s (%s)", cudaGetErrorString(e_), #call);  \
     } while (0)
 
-int gpu_stream_init(GpuStream **out, const Model *m, const Policy *p, int max_tokens, Error *err) {
-    *out = NULL;
-    char why[256];
-    if (gpu_device_ok(why, sizeof why)) return err_set(err, "--device cuda: %s", why);
-    int S = p->n_sink, W = p->window, slots, block;
-    stream_sizes(p, max_tokens, &slots, &block);
-    if (slots <= 0 || block <= 0) return err_set(err, "cache size must be positive");
-    GpuStream *g = (GpuStream *)calloc(1, sizeof *g);
-    if (!g) return err_set(err, "out of memory");
-    g->pol = *p;
-    g->use_graph = 1;
-    if (p->kind == POLICY_WINDOW || p->kind == POLICY_SINKS) g->n_sink = S, g->window = W;
-    int V = m->cfg.vocab_size, rows = p->kind == POLICY_RECOMPUTE ? 1 : block;
-    cudaDeviceProp prop;
-    int driver = 0;
-    cudaGetDeviceProperties(&prop, 0);
-    cudaDriverGetVersion(&driver);
-    snprintf(g->device, sizeof g->device, "%s (CUDA driver %d.%d, %d SMs)", prop.name, driver / 1000,
-             driver % 1000 / 10, prop.multiProcessorCount);
-    if (gpu_model_upload(&g->model, m, err) ||
-        gpu_run_init(&g->run, &m->cfg, block, slots, p->kind == POLICY_SINKS ? S : 0, err)) {
-        gpu_stream_free(g);
-        return -1;
-    }
-    if (cudaMallocHost(&g->h_step, sizeof(GpuStep)) != cudaSuccess ||
-        cudaMallocHost(&g->h_tokens, (size_t)block * sizeof(int)) != cudaSuccess ||
-        cudaMallocHost(&g->h_logits, (size_t)rows * V * sizeof(float)) != cudaSuccess ||
-        (p->kind == POLICY_RECOMPUTE && !(g->recent = (int *)malloc((size_t)W * sizeof(int))))) {
-        gpu_stream_free(g);
-        return err_set(err, "--device cuda: out of pinned host memory");
-    }
-    *out = g;
-    return 0;
-}
-
-void gpu_stream_free(GpuStream *g) {
+static void cuda_free(void *dev) {
+    CudaDevice *g = (CudaDevice *)dev;
     if (!g) return;
     if (g->graph) cudaGraphExecDestroy(g->graph);
+    cudaFree(g->run.att); // not gpu_run_free's: only a watched stream has it
     gpu_run_free(&g->run);
     gpu_model_free(&g->model);
     cudaFreeHost(g->h_step);
     cudaFreeHost(g->h_tokens);
     cudaFreeHost(g->h_logits);
-    free(g->recent);
+    free(g->h_from);
+    cudaFree(g->d_from);
+    cudaFree(g->d_gather);
+    cudaFreeHost(g->h_att);
     free(g);
 }
 
-void gpu_stream_reset(GpuStream *g) { g->len = 0, g->ring_off = 0, g->n_recent = 0; }
-int gpu_stream_len(const GpuStream *g) { return g->len; }
-void gpu_stream_prime_recent(GpuStream *g, const int *toks, int n) {
-    memcpy(g->recent, toks, (size_t)n * sizeof(int));
-    g->n_recent = n;
+static void cuda_reset(void *dev) {
+    CudaDevice *g = (CudaDevice *)dev;
+    g->len = 0, g->ring_off = 0;
 }
-int gpu_stream_capacity(const GpuStream *g) { return g->run.capacity; }
-void gpu_stream_use_graph(GpuStream *g, int on) { g->use_graph = on; }
-const char *gpu_stream_device(const GpuStream *g) { return g->device; }
-size_t gpu_stream_device_bytes(const GpuStream *g) { return g->model.arena_bytes + g->run.bytes; }
 
 // The work of one block, from the pinned inputs to the pinned logits, queued on the stream.
-static void enqueue_block(GpuStream *g, int T, int want) {
+static void enqueue_block(CudaDevice *g, int T, int want) {
     GpuRun *r = &g->run;
     int V = g->model.cfg.vocab_size, rows = want == GPU_LOGITS_ALL ? T : 1;
     cudaMemcpyAsync(r->step, g->h_step, sizeof(GpuStep), cudaMemcpyHostToDevice, cudaStreamPerThread);
@@ -105,7 +72,7 @@ static void enqueue_block(GpuStream *g, int T, int want) {
 // A decode step is ~7 small kernels per layer: launching them one by one costs more than they
 // take to run. Captured once into a graph, a step is one launch; the graph reads the step's
 // token and place from the pinned buffers at each replay.
-static int capture_decode_graph(GpuStream *g, Error *err) {
+static int capture_decode_graph(CudaDevice *g, Error *err) {
     cudaGraph_t graph;
     CUDA_OK(cudaStreamBeginCapture(cudaStreamPerThread, cudaStreamCaptureModeThreadLocal));
     enqueue_block(g, 1, GPU_LOGITS_LAST);
@@ -118,9 +85,9 @@ static int capture_decode_graph(GpuStream *g, Error *err) {
 // END: decode_graph
 
 // Runs tokens[T] (T <= max_T) at the end of the cache; copies the wanted logits to `logits`.
-static int run_block(GpuStream *g, const int *tokens, int T, int want, float *logits, Error *err) {
+static int run_block(CudaDevice *g, const int *tokens, int T, int want, AttnView view, float *logits, Error *err) {
     int V = g->model.cfg.vocab_size;
-    *g->h_step = (GpuStep){g->len, g->ring_off, g->n_sink, g->window};
+    *g->h_step = (GpuStep){g->len, g->ring_off, view.n_sink, view.window};
     memcpy(g->h_tokens, tokens, (size_t)T * sizeof(int));
     if (T == 1 && want == GPU_LOGITS_LAST && g->use_graph) {
         if (!g->graph && capture_decode_graph(g, err)) return -1;
@@ -131,69 +98,133 @@ static int run_block(GpuStream *g, const int *tokens, int T, int want, float *lo
     CUDA_OK(cudaGetLastError());
     CUDA_OK(cudaStreamSynchronize(cudaStreamPerThread));
     if (want != GPU_LOGITS_NONE) memcpy(logits, g->h_logits, (size_t)(want == GPU_LOGITS_ALL ? T : 1) * V * 4);
+    if (g->watch) {
+        const Config *c = &g->model.cfg;
+        size_t layer = (size_t)c->n_heads * g->run.max_T * g->run.capacity;
+        CUDA_OK(cudaMemcpy(g->h_att, g->run.att, c->n_layers * layer * sizeof(float), cudaMemcpyDeviceToHost));
+        for (int l = 0; l < c->n_layers; l++) g->watch(g->watch_ctx, l, g->h_att + l * layer, T, g->len + T, g->run.capacity);
+    }
     g->len += T;
     return 0;
 }
 
 // ref_cpu's model_forward: blocks of at most max_T tokens, logits for all or the last.
-static int forward(GpuStream *g, const int *tokens, int T, float *logits, int all, Error *err) {
+static int cuda_forward(void *dev, float *logits, const int *tokens, int T, int all, AttnView view, Error *err) {
+    CudaDevice *g = (CudaDevice *)dev;
     int V = g->model.cfg.vocab_size, max_T = g->run.max_T;
-    for (int t = 0; t < T; t++)
-        if (tokens[t] < 0 || tokens[t] >= V)
-            return err_set(err, "token id %d out of range (vocabulary has %d tokens)", tokens[t], V);
     if (g->len + T > g->run.capacity)
         return err_set(err, "KV cache full: %d cached + %d new tokens > %d slots", g->len, T, g->run.capacity);
     for (int t0 = 0; t0 < T; t0 += max_T) {
         int n = T - t0 < max_T ? T - t0 : max_T;
         int want = all ? GPU_LOGITS_ALL : (t0 + n == T ? GPU_LOGITS_LAST : GPU_LOGITS_NONE);
-        if (run_block(g, tokens + t0, n, want, all ? logits + (size_t)t0 * V : logits, err)) return -1;
+        if (run_block(g, tokens + t0, n, want, view, all ? logits + (size_t)t0 * V : logits, err)) return -1;
     }
     return 0;
+}
+
+// Where logical slot j lives (common.cuh's ring_slot, on the host).
+static int ring_slot_host(int j, GpuRing r, int ring_off) {
+    return j < r.sinks ? j : r.sinks + (ring_off + j - r.sinks) % r.size;
 }
 
 // ANCHOR: gpu_evict
-// Keep the first S tokens and the last W: the ring turns past the dropped ones.
-static void evict(GpuStream *g) {
-    int S = g->pol.n_sink, W = g->pol.window;
-    if (g->len <= S + W) return;
-    g->ring_off = (g->ring_off + g->len - S - W) % g->run.ring.size;
-    g->len = S + W;
+// Keep the slots the policy names. The sinks and one unbroken run after them (what sinks and
+// window keep): the ring turns past the dropped slots, no key moves. Anything else: the kept
+// rows are gathered down to slots 0..n-1 and the ring starts again unturned.
+static int cuda_keep(void *dev, const int *slots, int n, Error *err) {
+    CudaDevice *g = (CudaDevice *)dev;
+    GpuRing ring = g->run.ring;
+    int S = ring.sinks, run = n >= S;
+    for (int i = 0; run && i < n; i++)
+        run = i < S ? slots[i] == i : slots[i] == slots[S] + (i - S);
+    if (run) {
+        if (n > S) g->ring_off = (g->ring_off + slots[S] - S) % ring.size;
+        g->len = n;
+        return 0;
+    }
+    for (int i = 0; i < n; i++) g->h_from[i] = ring_slot_host(slots[i], ring, g->ring_off);
+    CUDA_OK(cudaMemcpy(g->d_from, g->h_from, (size_t)n * sizeof(int), cudaMemcpyHostToDevice));
+    const Config *c = &g->model.cfg;
+    int kvd = c->n_kv_heads * c->head_dim;
+    size_t layer = (size_t)g->run.capacity * kvd;
+    for (int l = 0; l < c->n_layers; l++) {
+        gpu_cache_gather(g->run.k + l * layer, g->d_gather, g->d_from, n, kvd);
+        gpu_cache_gather(g->run.v + l * layer, g->d_gather, g->d_from, n, kvd);
+    }
+    CUDA_OK(cudaGetLastError());
+    CUDA_OK(cudaStreamSynchronize(cudaStreamPerThread));
+    g->ring_off = 0;
+    g->len = n;
+    return 0;
 }
 // END: gpu_evict
 
-int gpu_stream_feed(GpuStream *g, const int *tokens, int n, float *logits, int all, Error *err) {
-    const Policy *p = &g->pol;
-    int V = g->model.cfg.vocab_size;
-    if (n <= 0) return err_set(err, "no tokens to feed");
-    if (p->kind == POLICY_RECOMPUTE) {
-        int W = p->window;
-        for (int i = 0; i < n; i++) {
-            recent_push(g->recent, &g->n_recent, W, tokens[i]);
-            g->len = 0;
-            float *out = all ? logits + (size_t)i * V : logits; // the last write is the last token's
-            if (forward(g, g->recent, g->n_recent, out, 0, err)) return -1;
-        }
-        return 0;
+// Pictures: the probabilities are written only from now on, and decode steps leave the graph
+// (captured without them) for the launch-by-launch path.
+static int cuda_watch_attention(void *dev, AttentionFn fn, void *ctx, Error *err) {
+    CudaDevice *g = (CudaDevice *)dev;
+    const Config *c = &g->model.cfg;
+    size_t bytes = (size_t)c->n_layers * c->n_heads * g->run.max_T * g->run.capacity * sizeof(float);
+    if (!g->run.att) {
+        CUDA_OK(cudaMalloc(&g->run.att, bytes));
+        CUDA_OK(cudaMallocHost(&g->h_att, bytes));
     }
-    if (p->kind == POLICY_DENSE) {
-        if (g->len + n > g->run.capacity)
-            return err_set(err, "dense cache full: %d + %d tokens > %d (raise --max-tokens)", g->len, n,
-                           g->run.capacity);
-        return forward(g, tokens, n, logits, all, err);
-    }
-    if (p->reference_prefill && n > 1) {
-        if (g->len + n > g->run.capacity)
-            return err_set(err, "reference prefill of %d tokens does not fit the %d-slot cache", n, g->run.capacity);
-        g->n_sink = 0, g->window = 0;
-        int rc = forward(g, tokens, n, logits, all, err);
-        g->n_sink = p->n_sink, g->window = p->window;
-        if (!rc) evict(g);
-        return rc;
-    }
-    for (int i = 0; i < n; i += p->chunk) {
-        int m = n - i < p->chunk ? n - i : p->chunk;
-        if (forward(g, tokens + i, m, all ? logits + (size_t)i * V : logits, all, err)) return -1;
-        evict(g);
-    }
+    g->watch = fn, g->watch_ctx = ctx;
+    g->use_graph = 0;
     return 0;
+}
+
+static const char *cuda_describe(const void *dev) { return ((const CudaDevice *)dev)->device; }
+
+static size_t cuda_cache_bytes(const void *dev) {
+    const CudaDevice *g = (const CudaDevice *)dev;
+    const Config *c = &g->model.cfg;
+    return (size_t)2 * c->n_layers * g->run.capacity * c->n_kv_heads * c->head_dim * sizeof(float); // k and v
+}
+
+static const StreamDeviceOps CUDA_OPS = {"cuda", cuda_forward, cuda_keep, cuda_reset, cuda_free, cuda_watch_attention,
+                                         cuda_describe, cuda_cache_bytes};
+
+extern "C" int stream_cuda_open(const StreamDeviceOps **ops, void **dev, const Model *m, int slots, int block,
+                                int ring_sinks, Error *err) {
+    *ops = NULL, *dev = NULL;
+    char why[256];
+    if (gpu_device_ok(why, sizeof why)) return err_set(err, "--device cuda: %s", why);
+    CudaDevice *g = (CudaDevice *)calloc(1, sizeof *g);
+    if (!g) return err_set(err, "out of memory");
+    g->use_graph = 1;
+    int V = m->cfg.vocab_size, kvd = m->cfg.n_kv_heads * m->cfg.head_dim;
+    cudaDeviceProp prop;
+    int driver = 0;
+    cudaGetDeviceProperties(&prop, 0);
+    cudaDriverGetVersion(&driver);
+    snprintf(g->device, sizeof g->device, "%s (CUDA driver %d.%d, %d SMs)", prop.name, driver / 1000,
+             driver % 1000 / 10, prop.multiProcessorCount);
+    if (gpu_model_upload(&g->model, m, err) || gpu_run_init(&g->run, &m->cfg, block, slots, ring_sinks, err)) {
+        cuda_free(g);
+        return -1;
+    }
+    if (cudaMallocHost(&g->h_step, sizeof(GpuStep)) != cudaSuccess ||
+        cudaMallocHost(&g->h_tokens, (size_t)block * sizeof(int)) != cudaSuccess ||
+        cudaMallocHost(&g->h_logits, (size_t)block * V * sizeof(float)) != cudaSuccess ||
+        !(g->h_from = (int *)malloc((size_t)slots * sizeof(int))) ||
+        cudaMalloc(&g->d_from, (size_t)slots * sizeof(int)) != cudaSuccess ||
+        cudaMalloc(&g->d_gather, (size_t)slots * kvd * sizeof(float)) != cudaSuccess) {
+        cuda_free(g);
+        return err_set(err, "--device cuda: out of memory for the stream's buffers");
+    }
+    *ops = &CUDA_OPS;
+    *dev = g;
+    return 0;
+}
+
+extern "C" void gpu_stream_use_graph(Stream *s, int on) {
+    if (s->ops == &CUDA_OPS) ((CudaDevice *)s->dev)->use_graph = on;
+}
+
+extern "C" size_t gpu_stream_device_bytes(const Stream *s) {
+    if (s->ops != &CUDA_OPS) return 0;
+    const CudaDevice *g = (const CudaDevice *)s->dev;
+    size_t gather = (size_t)g->run.capacity * (sizeof(int) + g->model.cfg.n_kv_heads * g->model.cfg.head_dim * sizeof(float));
+    return g->model.arena_bytes + g->run.bytes + gather;
 }

@@ -42,11 +42,6 @@ void attention_causal_forward(float *out, float *att, const float *q, const floa
 // END: attention_causal
 
 // ANCHOR: attention
-int attention_window_start(int slot, int n_sink, int window) {
-    int sinks = n_sink < slot ? n_sink : slot, start = window > 0 ? slot - window : 0;
-    return start > sinks ? start : sinks;
-}
-
 void attention_forward(float *out, float *att, const float *q, const float *q_sink, const float *k_rot,
                        const float *v, int T, int n_past, int n_sink, int window, int n_heads, int n_kv_heads,
                        int head_dim, int capacity) {
@@ -110,10 +105,9 @@ void attention_block_forward(float *out, const float *in, const LayerWeights *lw
     // Facing the sinks, a query whose window has slid past some slots sits that much closer.
     int shifted = 0;
     for (int t = 0; t < T; t++) {
-        int slot = n_past + t, sinks = s->n_sink < slot ? s->n_sink : slot;
-        int shift = attention_window_start(slot, s->n_sink, s->window) - sinks;
-        s->pos[t] = slot - shift;
-        shifted |= shift > 0 && s->n_sink > 0;
+        int slot = n_past + t;
+        s->pos[t] = attention_sink_position(slot, s->n_sink, s->window);
+        shifted |= s->pos[t] != slot && s->n_sink > 0;
     }
     if (shifted) {
         memcpy(s->q_sink, s->q, (size_t)T * qd * sizeof(float));

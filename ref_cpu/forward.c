@@ -58,9 +58,7 @@ static void forward_block(float *logits, const Model *m, KVCache *c, RunState *s
         else
             neox_block_forward(s->x, &m->w.layers[l], cfg, c, s, l, T, n_past);
     }
-    for (int t = 0; t < T; t++) c->stream_pos[n_past + t] = c->n_seen + t;
     c->len += T;
-    c->n_seen += T;
     if (want == LOGITS_NONE) return;
     // Only the rows whose logits are wanted go through the final norm and the (large) head.
     int first = want == LOGITS_ALL ? 0 : T - 1, rows = T - first;

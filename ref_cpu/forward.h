@@ -3,6 +3,7 @@
 #ifndef FORWARD_H
 #define FORWARD_H
 
+#include "attn_view.h"
 #include "kvcache.h"
 #include "model.h"
 #include "ops.h"
@@ -60,7 +61,5 @@ void attention_causal_forward(float *out, float *att, const float *q, const floa
 void attention_forward(float *out, float *att, const float *q, const float *q_sink, const float *k_rot,
                        const float *v, int T, int n_past, int n_sink, int window, int n_heads, int n_kv_heads,
                        int head_dim, int capacity);
-// First visible non-sink slot of a query at `slot`: max(min(n_sink, slot), slot - window).
-int attention_window_start(int slot, int n_sink, int window);
 
 #endif

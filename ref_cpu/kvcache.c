@@ -14,8 +14,7 @@ int kvcache_init(KVCache *c, const Config *cfg, int capacity, Error *err) {
     c->v = malloc(n * sizeof(float));
     c->k_rot = malloc(n * sizeof(float));
     c->rot_valid = calloc((size_t)c->n_layers, sizeof(int));
-    c->stream_pos = calloc((size_t)capacity, sizeof(long));
-    if (!c->k || !c->v || !c->k_rot || !c->rot_valid || !c->stream_pos) {
+    if (!c->k || !c->v || !c->k_rot || !c->rot_valid) {
         kvcache_free(c);
         return err_set(err, "out of memory for a KV cache of %d slots (%zu MB)", capacity, 3 * n * 4 >> 20);
     }
@@ -27,13 +26,11 @@ void kvcache_free(KVCache *c) {
     free(c->v);
     free(c->k_rot);
     free(c->rot_valid);
-    free(c->stream_pos);
     memset(c, 0, sizeof *c);
 }
 
 void kvcache_reset(KVCache *c) {
     c->len = 0;
-    c->n_seen = 0;
     memset(c->rot_valid, 0, (size_t)c->n_layers * sizeof(int));
 }
 
@@ -65,17 +62,25 @@ const float *kvcache_rotated_keys(KVCache *c, int l, int n, const RopeTable *rop
 // END: rotated_keys
 
 // ANCHOR: keep
-void kvcache_keep(KVCache *c, int n_keep_first, int n_keep_last) {
-    int drop = c->len - n_keep_first - n_keep_last;
-    if (drop <= 0) return;
-    int src = n_keep_first + drop; // first slot that survives at the end
-    for (int l = 0; l < c->n_layers; l++) {
-        memmove(c->k + at(c, l, n_keep_first), c->k + at(c, l, src), (size_t)n_keep_last * c->kv_dim * sizeof(float));
-        memmove(c->v + at(c, l, n_keep_first), c->v + at(c, l, src), (size_t)n_keep_last * c->kv_dim * sizeof(float));
-        // the moved keys now sit at new positions: their rotated copies must be redone
-        if (c->rot_valid[l] > n_keep_first) c->rot_valid[l] = n_keep_first;
+void kvcache_keep(KVCache *c, const int *slots, int n) {
+    // slots[] increases and slots[i] >= i: moving rows down in order never overwrites one still
+    // to be moved. Runs of consecutive slots move as one block.
+    int first_moved = n;
+    for (int i = 0; i < n;) {
+        int run = 1;
+        while (i + run < n && slots[i + run] == slots[i] + run) run++;
+        if (slots[i] != i) {
+            if (first_moved == n) first_moved = i;
+            for (int l = 0; l < c->n_layers; l++) {
+                memmove(c->k + at(c, l, i), c->k + at(c, l, slots[i]), (size_t)run * c->kv_dim * sizeof(float));
+                memmove(c->v + at(c, l, i), c->v + at(c, l, slots[i]), (size_t)run * c->kv_dim * sizeof(float));
+            }
+        }
+        i += run;
     }
-    memmove(c->stream_pos + n_keep_first, c->stream_pos + src, (size_t)n_keep_last * sizeof(long));
-    c->len = n_keep_first + n_keep_last;
+    // the moved keys now sit at new positions: their rotated copies must be redone
+    for (int l = 0; l < c->n_layers; l++)
+        if (c->rot_valid[l] > first_moved) c->rot_valid[l] = first_moved;
+    c->len = n;
 }
 // END: keep

@@ -16,12 +16,10 @@
 typedef struct {
     int n_layers, capacity, kv_dim;
     int len;           // slots in use, 0..capacity, the same in every layer
-    long n_seen;       // tokens of the stream that have passed through the cache
     float *k;          // [L, C, kv_dim] keys before rotary
     float *v;          // [L, C, kv_dim] values
     float *k_rot;      // [L, C, kv_dim] keys rotated at their slot position
     int *rot_valid;    // [L] slots 0..rot_valid[l]-1 of k_rot are up to date
-    long *stream_pos;  // [C] stream position of the token in each slot
 } KVCache;
 
 int kvcache_init(KVCache *c, const Config *cfg, int capacity, Error *err);
@@ -32,8 +30,8 @@ void kvcache_store(KVCache *c, int l, int slot0, const float *k, const float *v,
 // Keys of layer l rotated at their slot positions, valid for slots 0..n-1.
 const float *kvcache_rotated_keys(KVCache *c, int l, int n, const RopeTable *rope, int n_kv_heads,
                                   int head_dim, RopeStyle style);
-// Evicts: keeps slots 0..n_keep_first-1 and the last n_keep_last slots, moved down to follow
-// them. Requires n_keep_first + n_keep_last <= len.
-void kvcache_keep(KVCache *c, int n_keep_first, int n_keep_last);
+// Evicts: keeps slots[n] (increasing, each < len) and moves them down to slots 0..n-1 in order;
+// the cache policy (policy.h) decides which.
+void kvcache_keep(KVCache *c, const int *slots, int n);
 
 #endif

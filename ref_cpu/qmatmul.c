@@ -6,6 +6,8 @@
 
 #include "ops.h"
 
+#include <omp.h>
+
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #define QMAT_AVX2 1
@@ -29,7 +31,7 @@ int qmat_supported(uint32_t type, int n) {
 size_t qmat_row_bytes(uint32_t type, int n) { return (size_t)(n / ggml_block_size(type)) * ggml_type_size(type); }
 
 // ANCHOR: quantize_q8
-void quantize_q8_blocks(Q8Block *xq, const float *x, int n) {
+void quantize_q8_blocks_portable(Q8Block *xq, const float *x, int n) {
     for (int b = 0; b < n / 32; b++, x += 32) {
         float amax = 0.0f;
         for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
@@ -46,6 +48,49 @@ void quantize_q8_blocks(Q8Block *xq, const float *x, int n) {
     }
 }
 // END: quantize_q8
+
+#ifdef QMAT_AVX2
+// The same numbers eight lanes at a time: max |x|, then x / d rounded to nearest even (the
+// default rounding mode, as lrintf), clamped, packed to bytes in element order.
+static void quantize_q8_blocks_avx2(Q8Block *xq, const float *x, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int b = 0; b < n / 32; b++, x += 32) {
+        __m256 v[4], amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float d = _mm_cvtss_f32(m) / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        __m256i q[4], sum = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
+            q[k] = _mm256_max_epi32(_mm256_min_epi32(q[k], _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));
+            sum = _mm256_add_epi32(sum, q[k]);
+        }
+        // int32 -> int16 -> int8; the packs interleave 128-bit lanes, the permute puts them back
+        __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)xq[b].q, p8);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_hadd_epi32(s4, s4);
+        s4 = _mm_hadd_epi32(s4, s4);
+        xq[b].d = d;
+        xq[b].s = d * (float)_mm_cvtsi128_si32(s4);
+    }
+}
+#endif
+
+void quantize_q8_blocks(Q8Block *xq, const float *x, int n) {
+#ifdef QMAT_AVX2
+    quantize_q8_blocks_avx2(xq, x, n);
+#else
+    quantize_q8_blocks_portable(xq, x, n);
+#endif
+}
 
 // ANCHOR: qdot_f32
 float qdot_f32(const uint8_t *row, uint32_t type, const float *x, int n) {
@@ -289,21 +334,50 @@ void qmatmul_f32_forward(float *out, const float *in, QMat w, const float *bias,
 // END: qmatmul_f32
 
 // ANCHOR: qmatmul
+// Rows o0..o1-1 of out[T, O]: each row is applied to tiles of 4 tokens while it sits in L1, so a
+// prefill reads each weight block once per 4 tokens and a decode once per token. DOT is one
+// block format's dot product, inlined so a decode step's ~600 short rows cost no calls.
+#define QMAT_ROWS(name, DOT)                                                                              \
+    static void name(float *out, const uint8_t *w, size_t rb, const float *bias, const Q8Block *xq,        \
+                     size_t nb, uint32_t type, int T, int O, int o0, int o1) {                           \
+        (void)type;                                                                                       \
+        for (int o = o0; o < o1; o++) {                                                                   \
+            const uint8_t *row = w + o * rb;                                                              \
+            float b = bias ? bias[o] : 0.0f, r[4];                                                        \
+            for (int t = 0; t < T; t += 4) {                                                              \
+                int nt = T - t < 4 ? T - t : 4;                                                           \
+                const Q8Block *x = xq + t * nb;                                                           \
+                DOT;                                                                                      \
+                for (int k = 0; k < nt; k++) out[(size_t)(t + k) * O + o] = r[k] + b;                     \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+QMAT_ROWS(rows_any, qdot_q8(r, row, type, x, nb, (int)nb * 32, nt))
+#ifdef QMAT_AVX2
+#define QMAT_NT(fn) (nt == 4 ? fn(r, row, x, nb, (int)nb, 4) : (void)({ for (int k = 0; k < nt; k++) fn(r + k, row, x + k * nb, nb, (int)nb, 1); }))
+QMAT_ROWS(rows_q4_1, QMAT_NT(dot_q4_1_avx2))
+QMAT_ROWS(rows_q4_0, QMAT_NT(dot_q4_0_avx2))
+QMAT_ROWS(rows_q8_0, QMAT_NT(dot_q8_0_avx2))
+#undef QMAT_NT
+#endif
+
 void qmatmul_forward(float *out, const float *in, QMat w, const float *bias, Q8Block *xq, int T, int I, int O) {
     size_t rb = qmat_row_bytes(w.type, I), nb = (size_t)I / 32;
 #pragma omp parallel for schedule(static) if (T >= 8) // a decode step: not worth waking threads
     for (int t = 0; t < T; t++) quantize_q8_blocks(xq + t * nb, in + (size_t)t * I, I);
-    // Parallel over rows; each row is applied to tiles of 4 tokens while it sits in L1, so a
-    // prefill reads each weight block once per 4 tokens and a decode once per token.
-#pragma omp parallel for schedule(static)
-    for (int o = 0; o < O; o++) {
-        const uint8_t *row = w.data + o * rb;
-        float b = bias ? bias[o] : 0.0f, r[4];
-        for (int t = 0; t < T; t += 4) {
-            int nt = T - t < 4 ? T - t : 4;
-            qdot_q8(r, row, w.type, xq + t * nb, nb, I, nt);
-            for (int k = 0; k < nt; k++) out[(size_t)(t + k) * O + o] = r[k] + b;
-        }
+    void (*rows)(float *, const uint8_t *, size_t, const float *, const Q8Block *, size_t, uint32_t, int, int, int,
+                 int) = rows_any;
+#ifdef QMAT_AVX2
+    if (w.type == GGML_Q4_1) rows = rows_q4_1;
+    else if (w.type == GGML_Q4_0) rows = rows_q4_0;
+    else if (w.type == GGML_Q8_0) rows = rows_q8_0;
+#endif
+    // Parallel over rows, split evenly as schedule(static) would
+#pragma omp parallel
+    {
+        int nth = omp_get_num_threads(), id = omp_get_thread_num();
+        int o0 = (int)((long)O * id / nth), o1 = (int)((long)O * (id + 1) / nth);
+        rows(out, w.data, rb, bias, xq, nb, w.type, T, O, o0, o1);
     }
 }
 // END: qmatmul

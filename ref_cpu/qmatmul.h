@@ -35,6 +35,8 @@ size_t qmat_row_bytes(uint32_t type, int n);
 
 // xq[n / 32] = x[n] quantised: d = max|x| / 127, q = round(x / d). n % 32 == 0.
 void quantize_q8_blocks(Q8Block *xq, const float *x, int n);
+// The plain C version (the AVX2 one, when built, gives the same bytes).
+void quantize_q8_blocks_portable(Q8Block *xq, const float *x, int n);
 
 // The teaching version: row . x with the fp32 input, one block dequantised at a time.
 float qdot_f32(const uint8_t *row, uint32_t type, const float *x, int n);

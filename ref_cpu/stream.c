@@ -4,57 +4,70 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *policy_name(PolicyKind k) {
-    static const char *names[] = {"dense", "window", "sinks", "recompute"};
-    return names[k];
+int stream_init(Stream *s, const Model *m, const Policy *p, int max_tokens, Error *err) {
+    return stream_init_on(s, m, p, max_tokens, stream_cpu_open, err);
 }
 
-void policy_label(char *buf, size_t n, const Policy *p) {
-    if (p->kind == POLICY_SINKS) snprintf(buf, n, "sinks %d+%d", p->n_sink, p->window);
-    else if (p->kind == POLICY_DENSE) snprintf(buf, n, "dense");
-    else snprintf(buf, n, "%s %d", policy_name(p->kind), p->window);
-}
-
-int policy_parse(PolicyKind *k, const char *name, Error *err) {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, policy_name((PolicyKind)i)) == 0) {
-            *k = (PolicyKind)i;
-            return 0;
-        }
-    return err_set(err, "--policy: unknown policy '%s' (dense, window, sinks or recompute)", name);
-}
-
-int policy_validate(Policy *p, const Config *cfg, int force, Error *err) {
-    if (p->kind == POLICY_DENSE) {
-        p->n_sink = 0;
-        p->window = 0;
-        if (p->chunk <= 0) p->chunk = 64;
-        return 0;
+int stream_init_on(Stream *s, const Model *m, const Policy *p, int max_tokens, StreamDeviceOpen open, Error *err) {
+    memset(s, 0, sizeof *s);
+    if (p->kind < 0 || p->kind >= POLICY_COUNT) return err_set(err, "--policy: unknown policy number %d", p->kind);
+    s->model = m;
+    s->policy = *p;
+    s->def = policy_def(p->kind);
+    int slots, block;
+    policy_sizes(p, max_tokens, &slots, &block);
+    if (slots <= 0 || block <= 0) return err_set(err, "cache size must be positive");
+    s->capacity = slots;
+    s->block = block;
+    s->pos = malloc((size_t)slots * sizeof(long));
+    s->keep = malloc((size_t)slots * sizeof(int));
+    if (s->def->rerun) {
+        s->recent = malloc((size_t)p->window * sizeof(int));
+        s->scratch = malloc((size_t)m->cfg.vocab_size * sizeof(float));
     }
-    if (p->kind != POLICY_SINKS) p->n_sink = 0;
-    if (p->n_sink < 0) return err_set(err, "--sinks must be >= 0 (got %d)", p->n_sink);
-    if (p->window < 1) return err_set(err, "--window must be >= 1 (got %d)", p->window);
-    if (p->n_sink > 1000000 || p->window > 1000000)
-        return err_set(err, "--sinks %d --window %d: cache far beyond any context", p->n_sink, p->window);
-    if (p->n_sink + p->window > cfg->ctx_len && !force)
-        return err_set(err, "--sinks %d + --window %d = %d slots exceeds the model's trained context of %d tokens "
-                            "(--force allows it)", p->n_sink, p->window, p->n_sink + p->window, cfg->ctx_len);
-    if (p->chunk <= 0) p->chunk = p->window < 256 ? p->window : 256; // bounds the attention scratch
-    if (p->chunk > p->window) return err_set(err, "--chunk %d must not exceed --window %d", p->chunk, p->window);
+    if (!s->pos || !s->keep || (s->def->rerun && (!s->recent || !s->scratch))) {
+        stream_free(s);
+        return err_set(err, "out of memory for a stream of %d slots", slots);
+    }
+    if (open(&s->ops, &s->dev, m, slots, block, s->def->takes_sinks ? p->n_sink : 0, err)) {
+        s->ops = NULL;
+        stream_free(s);
+        return -1;
+    }
     return 0;
 }
 
-void stream_sizes(const Policy *p, int max_tokens, int *slots, int *block) {
-    int S = p->n_sink, W = p->window;
-    *block = p->chunk;
-    switch (p->kind) {
-    case POLICY_DENSE: *slots = max_tokens; break;
-    case POLICY_RECOMPUTE: *slots = W; *block = W < 256 ? W : 256; break;
-    default:
-        *slots = S + W + p->chunk; // the kept tokens and the block in flight
-        if (p->reference_prefill && max_tokens > *slots) *slots = max_tokens;
-    }
+void stream_free(Stream *s) {
+    if (s->ops) s->ops->free(s->dev);
+    free(s->pos);
+    free(s->keep);
+    free(s->recent);
+    free(s->scratch);
+    memset(s, 0, sizeof *s);
 }
+
+void stream_reset(Stream *s) {
+    s->ops->reset(s->dev);
+    s->len = 0;
+    s->n_seen = 0;
+    s->n_recent = 0;
+}
+
+void stream_prime_recent(Stream *s, const int *toks, int n) {
+    if (!s->recent) return;
+    if (n > s->policy.window) n = s->policy.window;
+    memcpy(s->recent, toks, (size_t)n * sizeof(int));
+    s->n_recent = n;
+}
+
+int stream_watch_attention(Stream *s, AttentionFn fn, void *ctx, Error *err) {
+    if (!s->ops->watch_attention)
+        return err_set(err, "--device %s cannot report attention probabilities", s->ops->name);
+    return s->ops->watch_attention(s->dev, fn, ctx, err);
+}
+
+size_t stream_cache_bytes(const Stream *s) { return s->ops->cache_bytes(s->dev); }
+const char *stream_device(const Stream *s) { return s->ops->describe(s->dev); }
 
 void recent_push(int *recent, int *n, int W, int tok) {
     if (*n == W) memmove(recent, recent + 1, (size_t)(W - 1) * sizeof(int));
@@ -62,55 +75,33 @@ void recent_push(int *recent, int *n, int W, int tok) {
     recent[*n - 1] = tok;
 }
 
-int stream_init(Stream *s, const Model *m, const Policy *p, int max_tokens, Error *err) {
-    memset(s, 0, sizeof *s);
-    s->model = m;
-    s->policy = *p;
-    s->max_tokens = max_tokens;
-    int S = p->n_sink, W = p->window, slots, block;
-    stream_sizes(p, max_tokens, &slots, &block);
-    if (slots <= 0) return err_set(err, "cache size must be positive");
-    if (kvcache_init(&s->cache, &m->cfg, slots, err) || runstate_init(&s->state, &m->cfg, block, slots, err)) {
-        stream_free(s);
-        return -1;
-    }
-    if (p->kind == POLICY_WINDOW || p->kind == POLICY_SINKS) {
-        s->state.n_sink = S;
-        s->state.window = W;
-    }
-    if (p->kind == POLICY_RECOMPUTE) {
-        s->recent = malloc((size_t)W * sizeof(int));
-        s->scratch = malloc((size_t)m->cfg.vocab_size * sizeof(float));
-        if (!s->recent || !s->scratch) {
-            stream_free(s);
-            return err_set(err, "out of memory");
-        }
+// Runs tokens[T] at the end of the cache, a block of at most s->block tokens at a time, and
+// files their stream positions after each (what an attention watcher reads).
+static int forward(Stream *s, float *logits, const int *tokens, int T, int all, AttnView view, Error *err) {
+    if (s->len + T > s->capacity)
+        return err_set(err, "KV cache full: %d cached + %d new tokens > %d slots", s->len, T, s->capacity);
+    int V = s->model->cfg.vocab_size;
+    for (int t0 = 0; t0 < T; t0 += s->block) {
+        int n = T - t0 < s->block ? T - t0 : s->block;
+        // all: rows t0..; else only the last block's last row matters (earlier ones are overwritten)
+        if (s->ops->forward(s->dev, all ? logits + (size_t)t0 * V : logits, tokens + t0, n, all, view, err)) return -1;
+        for (int t = 0; t < n; t++) s->pos[s->len + t] = s->n_seen + t;
+        s->len += n;
+        s->n_seen += n;
     }
     return 0;
 }
 
-void stream_free(Stream *s) {
-    kvcache_free(&s->cache);
-    runstate_free(&s->state);
-    free(s->recent);
-    free(s->scratch);
-    memset(s, 0, sizeof *s);
-}
-
-void stream_reset(Stream *s) {
-    kvcache_reset(&s->cache);
-    s->n_recent = 0;
-}
-
-size_t stream_cache_bytes(const Stream *s) {
-    return (size_t)3 * s->cache.n_layers * s->cache.capacity * s->cache.kv_dim * sizeof(float);
-}
-
 // ANCHOR: evict
-// After each block: keep the first S tokens of the stream and the most recent W.
-static void evict(Stream *s) {
-    int S = s->policy.n_sink, W = s->policy.window;
-    if (s->cache.len > S + W) kvcache_keep(&s->cache, S, W);
+// After each block the policy names the slots that survive; the device keeps them.
+static int evict(Stream *s, Error *err) {
+    if (!s->def->evict) return 0;
+    int n = s->def->evict(s->keep, s->pos, s->len, &s->policy);
+    if (n == s->len) return 0; // nothing to drop
+    if (s->ops->keep(s->dev, s->keep, n, err)) return -1;
+    for (int i = 0; i < n; i++) s->pos[i] = s->pos[s->keep[i]];
+    s->len = n;
+    return 0;
 }
 // END: evict
 
@@ -120,9 +111,12 @@ static int feed_recompute(Stream *s, const int *tokens, int n, float *logits, in
     int W = s->policy.window, V = s->model->cfg.vocab_size;
     for (int i = 0; i < n; i++) {
         recent_push(s->recent, &s->n_recent, W, tokens[i]);
-        kvcache_reset(&s->cache);
+        s->ops->reset(s->dev);
+        s->len = 0;
+        long seen = s->n_seen;
+        s->n_seen = seen + 1 - s->n_recent; // the rerun's tokens keep their stream positions
         float *out = all ? logits + (size_t)i * V : (i == n - 1 ? logits : s->scratch);
-        if (model_forward(out, s->model, &s->cache, &s->state, s->recent, s->n_recent, 0, err)) return -1;
+        if (forward(s, out, s->recent, s->n_recent, 0, (AttnView){0, 0}, err)) return -1;
     }
     return 0;
 }
@@ -133,33 +127,50 @@ int stream_feed(Stream *s, const int *tokens, int n, float *logits, int all, Err
     const Policy *p = &s->policy;
     int V = s->model->cfg.vocab_size;
     if (n <= 0) return err_set(err, "no tokens to feed");
-    if (p->kind == POLICY_RECOMPUTE) return feed_recompute(s, tokens, n, logits, all, err);
-    if (p->kind == POLICY_DENSE) {
-        if (s->cache.len + n > s->cache.capacity)
-            return err_set(err, "dense cache full: %d + %d tokens > %d (raise --max-tokens)", s->cache.len, n,
-                           s->cache.capacity);
-        return model_forward(logits, s->model, &s->cache, &s->state, tokens, n, all, err);
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= V)
+            return err_set(err, "token id %d out of range (vocabulary has %d tokens)", tokens[t], V);
+    if (s->def->rerun) return feed_recompute(s, tokens, n, logits, all, err);
+    if (!s->def->bounded) {
+        if (s->len + n > s->capacity)
+            return err_set(err, "dense cache full: %d + %d tokens > %d (raise --max-tokens)", s->len, n, s->capacity);
+        return forward(s, logits, tokens, n, all, policy_view(p), err);
     }
     if (p->reference_prefill && n > 1) {
         // As the reference implementations do: one dense pass over the whole input, positions
         // 0..len+n-1 whatever the trained context, then evict.
-        RunState *st = &s->state;
-        if (s->cache.len + n > s->cache.capacity)
-            return err_set(err, "reference prefill of %d tokens does not fit the %d-slot cache", n, s->cache.capacity);
-        st->n_sink = 0, st->window = 0;
-        int rc = model_forward(logits, s->model, &s->cache, st, tokens, n, all, err);
-        st->n_sink = p->n_sink, st->window = p->window;
-        if (!rc) evict(s);
-        return rc;
+        if (s->len + n > s->capacity)
+            return err_set(err, "reference prefill of %d tokens does not fit the %d-slot cache", n, s->capacity);
+        if (forward(s, logits, tokens, n, all, (AttnView){0, 0}, err)) return -1;
+        return evict(s, err);
     }
-    // Blocks of at most `chunk` tokens, evicting after each: every token sees the sinks and its
-    // last W predecessors, as it would decoding one token at a time.
+    // Blocks of at most `chunk` tokens: every token sees the sinks and its last W predecessors, as
+    // it would decoding one token at a time. A lazy policy's view already hides what eviction
+    // would drop, so it evicts only when the next block would not fit (once every `chunk`
+    // tokens when decoding); the others evict after every block.
     for (int i = 0; i < n; i += p->chunk) {
         int m = n - i < p->chunk ? n - i : p->chunk;
         float *out = all ? logits + (size_t)i * V : logits;
-        if (model_forward(out, s->model, &s->cache, &s->state, tokens + i, m, all, err)) return -1;
-        evict(s);
+        if (s->def->lazy && s->len + m > s->capacity && evict(s, err)) return -1;
+        if (forward(s, out, tokens + i, m, all, policy_view(p), err)) return -1;
+        if (!s->def->lazy && evict(s, err)) return -1;
     }
     return 0;
 }
 // END: feed
+
+// ANCHOR: view
+int stream_visible(const Stream *s) {
+    int kept = s->policy.n_sink + s->policy.window;
+    return s->def->lazy && s->len > kept ? kept : s->len;
+}
+
+int stream_view(const Stream *s, int *slots) {
+    int n = 0;
+    if (!s->def->lazy || s->len <= s->policy.n_sink + s->policy.window) {
+        for (int i = 0; i < s->len; i++) slots[n++] = i;
+        return n;
+    }
+    return s->def->evict(slots, s->pos, s->len, &s->policy);
+}
+// END: view

@@ -2,7 +2,10 @@
 // (never zeros) at several shapes, with the output poisoned with NaN first so a kernel that
 // skips an element fails. An element passes when |gpu - cpu| <= atol + rtol * |cpu|; the whole
 // output when its normalised mean squared error sum((gpu-cpu)^2) / sum(cpu^2) <= nmse too. Any
-// NaN fails. The limits are declared beside each op with the reason for them.
+// NaN fails. The ops with numbered versions are checked by gpu/kernel_check.c, the checker
+// `sinks kernels check` runs, with the limits and reasons of the registry (gpu/registry.c); the
+// other ops' limits are declared beside them here. Deliberately wrong kernels (gpu/faults.cu)
+// must fail that check, and an unknown version must be refused.
 //
 // With no CUDA device every test prints that it was skipped and why, and passes; `make
 // test-gpu` sets SINKS_REQUIRE_GPU=1, which turns a missing device into a failure.
@@ -10,15 +13,13 @@
 
 #include "testutil.h"
 #include "gpu_stream.h"
+#include "kernel_check.h"
 #include "kernels.h"
 #include "forward.h"
 #include "ops.h"
 #include "quant.h"
 
-typedef struct {
-    double atol, rtol, nmse;
-    const char *why;
-} Limits;
+typedef KernelLimits Limits;
 
 static int have_gpu(const char *test) {
     char why[256];
@@ -28,16 +29,10 @@ static int have_gpu(const char *test) {
     return 0;
 }
 
-// A fixed-seed generator: uniform in [-scale, scale], never exactly zero.
-static float rnd(unsigned long long *s, float scale) {
-    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-    float u = ((*s >> 40) + 0.5f) / (float)(1ULL << 24); // (0, 1)
-    return (2 * u - 1) * scale;
-}
-
+// Uniform in [-scale, scale], never exactly zero: the checker's generator.
 static float *rand_host(size_t n, unsigned long long seed, float scale) {
     float *x = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) x[i] = rnd(&seed, scale);
+    kernel_random(x, n, seed, scale);
     return x;
 }
 
@@ -63,23 +58,22 @@ static float *from_dev(const float *d, size_t n) {
     return h;
 }
 
-// Compares n values (with a stride-free mask: only i where use(i) if mask != NULL).
+// Compares n values (only i where mask[i] if mask != NULL) with the checker's comparison.
 static void check_close(const char *what, const float *gpu, const float *cpu, size_t n, const unsigned char *mask,
                         Limits lim) {
-    double worst = 0, num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (mask && !mask[i]) continue;
-        ck_assert_msg(!isnan(gpu[i]) && !isnan(cpu[i]), "%s: NaN at %zu (gpu %g, cpu %g)", what, i, gpu[i], cpu[i]);
-        double d = fabs((double)gpu[i] - cpu[i]), allowed = lim.atol + lim.rtol * fabs((double)cpu[i]);
-        ck_assert_msg(d <= allowed, "%s: element %zu: gpu %.9g vs cpu %.9g (|d| %.3g > %.3g)", what, i, gpu[i], cpu[i],
-                      d, allowed);
-        worst = fmax(worst, d);
-        num += d * d, den += (double)cpu[i] * cpu[i];
-    }
-    double nmse = den > 0 ? num / den : num;
-    ck_assert_msg(nmse <= lim.nmse, "%s: nmse %.3g > %.3g", what, nmse, lim.nmse);
-    printf("ok %-44s max |d| %.2e  nmse %.2e  (atol %.0e rtol %.0e: %s)\n", what, worst, nmse, lim.atol, lim.rtol,
-           lim.why);
+    KernelVerdict v;
+    ck_assert_msg(kernel_compare(&v, gpu, cpu, n, mask, lim), "%s: %s", what, v.why);
+    printf("ok %-44s max |d| %.2e  nmse %.2e  (atol %.0e rtol %.0e: %s)\n", what, v.max_abs, v.nmse, lim.atol,
+           lim.rtol, lim.why);
+}
+
+// Every ready version of a registered op, at every shape `sinks kernels check` uses.
+static void check_op(const char *op) {
+    if (!have_gpu(op)) return;
+    Error err = {{0}};
+    int failed = kernel_check_ready(stdout, op, &err);
+    ck_assert_msg(failed >= 0, "%s: %s", op, err.msg);
+    ck_assert_msg(failed == 0, "%s: %d shapes failed (the FAIL lines above)", op, failed);
 }
 
 START_TEST(embedding_matches_cpu) {
@@ -103,10 +97,10 @@ START_TEST(dequant_q4_1_matches_cpu) {
     Limits lim = {0, 1e-6, 1e-12, "q * d + m: one rounding, fused or not"};
     size_t n_blocks = 4099, n = n_blocks * 32;
     unsigned char *blocks = malloc(n_blocks * 20);
-    unsigned long long s = 7;
+    float *r = rand_host(n_blocks * 20, 7, 1);
     for (size_t b = 0; b < n_blocks; b++) {
         unsigned char *p = blocks + b * 20;
-        for (int i = 0; i < 20; i++) p[i] = (unsigned char)(rnd(&s, 1) * 127 + 128);
+        for (int i = 0; i < 20; i++) p[i] = (unsigned char)(r[b * 20 + i] * 127 + 128);
         // d and m: f16 of modest size (exponent field 8..17), random sign and mantissa
         for (int k = 0; k < 2; k++) {
             unsigned short h = (unsigned short)((p[2 * k] | p[2 * k + 1] << 8) & 0x83ff);
@@ -122,88 +116,23 @@ START_TEST(dequant_q4_1_matches_cpu) {
     float *gpu = from_dev(d_out, n);
     check_close("dequant Q4_1 4099 blocks", gpu, cpu, n, NULL, lim);
     cudaFree(d_b), cudaFree(d_out);
-    free(blocks), free(cpu), free(gpu);
+    free(blocks), free(r), free(cpu), free(gpu);
 }
 END_TEST
 
-START_TEST(matmul_matches_cpu) {
-    if (!have_gpu("matmul")) return;
-    // fp32 sums of I products in another order: rounding grows like sqrt(I) * eps * |terms|
-    Limits lim = {2e-4, 1e-4, 1e-10, "fp32 sums, a different order"};
-    // v3's tiles: a prefill of 256 tokens, and ragged edges in every dimension
-    int shapes[][3] = {{1, 576, 1536}, {1, 1536, 576}, {5, 576, 192}, {64, 64, 96}, {3, 37, 11}, {256, 576, 192},
-                       {70, 100, 130}};
-    for (int v = 1; v <= 3; v++)
-        for (int k = 0; k < 7; k++) {
-            int T = shapes[k][0], I = shapes[k][1], O = shapes[k][2];
-            float *in = rand_host((size_t)T * I, 11 + k, 1), *w = rand_host((size_t)O * I, 23 + k, 0.5f);
-            float *bias = rand_host(O, 5 + k, 1), *cpu = malloc((size_t)T * O * sizeof(float));
-            matmul_forward(cpu, in, w, k % 2 ? bias : NULL, T, I, O);
-            float *d_in = to_dev(in, (size_t)T * I * 4), *d_w = to_dev(w, (size_t)O * I * 4), *d_b = to_dev(bias, O * 4);
-            float *d_out = poisoned((size_t)T * O);
-            gpu_matmul_forward(v, d_out, d_in, d_w, k % 2 ? d_b : NULL, T, I, O);
-            float *gpu = from_dev(d_out, (size_t)T * O);
-            char what[96];
-            snprintf(what, sizeof what, "matmul v%d T=%d I=%d O=%d%s", v, T, I, O, k % 2 ? " +bias" : "");
-            check_close(what, gpu, cpu, (size_t)T * O, NULL, lim);
-            cudaFree(d_in), cudaFree(d_w), cudaFree(d_b), cudaFree(d_out);
-            free(in), free(w), free(bias), free(cpu), free(gpu);
-        }
-}
+START_TEST(matmul_matches_cpu) { check_op("matmul"); }
 END_TEST
 
 START_TEST(norms_match_cpu) {
-    if (!have_gpu("norms")) return;
-    Limits lim = {1e-5, 1e-5, 1e-10, "a sum of D squares, then rsqrtf (2 ulp)"};
-    int shapes[][2] = {{1, 576}, {7, 576}, {3, 512}, {2, 37}};
-    for (int v = 1; v <= 2; v++)
-        for (int k = 0; k < 4; k++) {
-            int T = shapes[k][0], D = shapes[k][1];
-            float *in = rand_host((size_t)T * D, 3 + k, 2), *w = rand_host(D, 9 + k, 1), *b = rand_host(D, 4 + k, 1);
-            float *cpu = malloc((size_t)T * D * sizeof(float));
-            float *d_in = to_dev(in, (size_t)T * D * 4), *d_w = to_dev(w, D * 4), *d_b = to_dev(b, D * 4);
-            char what[96];
-            rmsnorm_forward(cpu, in, w, T, D, 1e-5f);
-            float *d_out = poisoned((size_t)T * D);
-            gpu_rmsnorm_forward(v, d_out, d_in, d_w, T, D, 1e-5f);
-            float *gpu = from_dev(d_out, (size_t)T * D);
-            snprintf(what, sizeof what, "rmsnorm v%d T=%d D=%d", v, T, D);
-            check_close(what, gpu, cpu, (size_t)T * D, NULL, lim);
-            free(gpu);
-            layernorm_forward(cpu, in, w, b, T, D, 1e-5f);
-            cudaFree(d_out);
-            d_out = poisoned((size_t)T * D);
-            gpu_layernorm_forward(v, d_out, d_in, d_w, d_b, T, D, 1e-5f);
-            gpu = from_dev(d_out, (size_t)T * D);
-            snprintf(what, sizeof what, "layernorm v%d T=%d D=%d", v, T, D);
-            check_close(what, gpu, cpu, (size_t)T * D, NULL, lim);
-            cudaFree(d_in), cudaFree(d_w), cudaFree(d_b), cudaFree(d_out);
-            free(in), free(w), free(b), free(cpu), free(gpu);
-        }
+    check_op("rmsnorm");
+    check_op("layernorm");
 }
 END_TEST
 
-START_TEST(softmax_matches_cpu) {
-    if (!have_gpu("softmax")) return;
-    Limits lim = {1e-7, 1e-5, 1e-8, "expf within 2 ulp; the CPU sums n floats in a row, off by ~sqrt(n) ulp "
-                                   "(~1e-5 at n=49152), which scales every probability alike"};
-    int shapes[][2] = {{1, 49152}, {9, 1024}, {4, 3}};
-    for (int v = 1; v <= 2; v++)
-        for (int k = 0; k < 3; k++) {
-            int R = shapes[k][0], n = shapes[k][1];
-            float *x = rand_host((size_t)R * n, 17 + k, 8), *cpu = malloc((size_t)R * n * sizeof(float));
-            memcpy(cpu, x, (size_t)R * n * sizeof(float));
-            for (int r = 0; r < R; r++) softmax_forward(cpu + (size_t)r * n, n);
-            float *d = to_dev(x, (size_t)R * n * 4);
-            gpu_softmax_forward(v, d, R, n);
-            float *gpu = from_dev(d, (size_t)R * n);
-            char what[96];
-            snprintf(what, sizeof what, "softmax v%d rows=%d n=%d", v, R, n);
-            check_close(what, gpu, cpu, (size_t)R * n, NULL, lim);
-            cudaFree(d);
-            free(x), free(cpu), free(gpu);
-        }
-}
+START_TEST(softmax_matches_cpu) { check_op("softmax"); }
+END_TEST
+
+START_TEST(qmatvec_matches_cpu) { check_op("matvec_q4_1"); }
 END_TEST
 
 START_TEST(rope_matches_cpu) {
@@ -288,44 +217,7 @@ START_TEST(argmax_matches_cpu) {
 }
 END_TEST
 
-START_TEST(attention_matches_cpu) {
-    if (!have_gpu("attention")) return;
-    Limits lim = {1e-5, 1e-4, 1e-9, "dot products of head_dim terms, expf, sums in another order"};
-    // decode and prefill; dense, window and sinks views; GQA (9 heads on 3) and MHA
-    struct { int T, n_past, n_sink, window, Hq, Hkv, hd, cap; } c[] = {
-        {1, 100, 0, 0, 9, 3, 64, 128},     // dense decode
-        {1, 1023, 4, 1020, 9, 3, 64, 1024}, // sinks decode, full cache
-        {16, 40, 4, 20, 9, 3, 64, 64},      // sinks prefill: queries slide past the window
-        {8, 0, 0, 0, 4, 4, 32, 8},          // dense prefill from empty, multi-head
-        {5, 30, 0, 12, 4, 4, 32, 40},       // window prefill
-    };
-    for (int v = 1; v <= 2; v++)
-        for (int k = 0; k < 5; k++) {
-            int T = c[k].T, np = c[k].n_past, Hq = c[k].Hq, Hkv = c[k].Hkv, hd = c[k].hd, cap = c[k].cap;
-            size_t nq = (size_t)T * Hq * hd, nk = (size_t)cap * Hkv * hd, na = (size_t)Hq * T * cap;
-            float *q = rand_host(nq, 61 + k, 1), *qs = rand_host(nq, 67 + k, 1), *kr = rand_host(nk, 71 + k, 1);
-            float *vv = rand_host(nk, 73 + k, 1), *out = malloc(nq * sizeof(float)), *att = malloc(na * sizeof(float));
-            attention_forward(out, att, q, qs, kr, vv, T, np, c[k].n_sink, c[k].window, Hq, Hkv, hd, cap);
-            float *d_q = to_dev(q, nq * 4), *d_qs = to_dev(qs, nq * 4), *d_k = to_dev(kr, nk * 4), *d_v = to_dev(vv, nk * 4);
-            float *d_out = poisoned(nq), *d_att = poisoned(na);
-            gpu_attention_forward(v, d_out, d_att, d_q, d_qs, d_k, d_v, T, np, c[k].n_sink, c[k].window, Hq, Hkv, hd,
-                                  cap);
-            float *g_out = from_dev(d_out, nq), *g_att = from_dev(d_att, na);
-            unsigned char *mask = calloc(na, 1); // the probabilities are defined for slots 0..slot
-            for (int h = 0; h < Hq; h++)
-                for (int t = 0; t < T; t++)
-                    for (int j = 0; j <= np + t; j++) mask[((size_t)h * T + t) * cap + j] = 1;
-            char what[128];
-            snprintf(what, sizeof what, "attention v%d T=%d past=%d sinks=%d win=%d out", v, T, np, c[k].n_sink,
-                     c[k].window);
-            check_close(what, g_out, out, nq, NULL, lim);
-            snprintf(what, sizeof what, "attention v%d T=%d past=%d sinks=%d win=%d probs", v, T, np, c[k].n_sink,
-                     c[k].window);
-            check_close(what, g_att, att, na, mask, lim);
-            cudaFree(d_q), cudaFree(d_qs), cudaFree(d_k), cudaFree(d_v), cudaFree(d_out), cudaFree(d_att);
-            free(q), free(qs), free(kr), free(vv), free(out), free(att), free(g_out), free(g_att), free(mask);
-        }
-}
+START_TEST(attention_matches_cpu) { check_op("attention"); }
 END_TEST
 
 // The fused decode products against ref_cpu's separate ops in ref_cpu's order.
@@ -376,12 +268,13 @@ END_TEST
 
 static int ring_slot_host(int j, GpuRing r, int off) { return j < r.sinks ? j : r.sinks + (off + j - r.sinks) % r.size; }
 
-// The store kernel and the ring attention against ref_cpu: queries rotated at their slots (and
-// shifted for the sinks), keys rotated at their logical slots, attention_forward; the GPU gets
-// the same keys unrotated, scattered over a ring turned by ring_off.
-START_TEST(ring_attention_matches_cpu) {
-    if (!have_gpu("ring attention")) return;
-    Limits lim = {1e-5, 1e-4, 1e-9, "dot products of head_dim terms, expf, online softmax sums in another order"};
+// The store kernel against ref_cpu: from one qkv product, the queries rotated at their slots and
+// at the positions they hold facing the sinks, and the block's keys and values copied, unrotated,
+// to their physical slots in a ring turned by ring_off. (The ring attention that reads them is
+// the registered op attention_ring, checked below with the same shapes.)
+START_TEST(qkv_store_matches_cpu) {
+    if (!have_gpu("qkv store")) return;
+    Limits lim = {1e-6, 1e-5, 1e-12, "one rotation, same tables"};
     struct { int T, n_past, n_sink, window, Hq, Hkv, hd, rot, cap, ring_off; RopeStyle style; } c[] = {
         {1, 1023, 4, 1020, 9, 3, 64, 64, 1280, 37, ROPE_INTERLEAVED}, // SmolLM2 decode, full cache, turned ring
         {16, 40, 4, 20, 9, 3, 64, 64, 64, 5, ROPE_HALF},              // sinks prefill sliding past the window
@@ -391,76 +284,138 @@ START_TEST(ring_attention_matches_cpu) {
     };
     for (int k = 0; k < 5; k++) {
         int T = c[k].T, np = c[k].n_past, Hq = c[k].Hq, Hkv = c[k].Hkv, hd = c[k].hd, cap = c[k].cap;
-        int S = c[k].n_sink, W = c[k].window, kvd = Hkv * hd, qd = Hq * hd, half = c[k].rot / 2;
+        int S = c[k].n_sink, W = c[k].window, kvd = Hkv * hd, qd = Hq * hd, half = c[k].rot / 2, row = qd + 2 * kvd;
         GpuRing ring = {S, cap - S};
         Error err = {{0}};
         RopeTable rope;
         ck_assert_int_eq(rope_init(&rope, cap, c[k].rot, 10000.0f, &err), 0);
         size_t nk = (size_t)cap * kvd;
-        float *qkv = rand_host((size_t)T * (qd + 2 * kvd), 101 + k, 1);
-        float *kc = rand_host(nk, 103 + k, 1), *vc = rand_host(nk, 107 + k, 1); // logical order
-        // CPU: the block's q, k, v from qkv; q rotated at slots, q_sink at the sinks' view
+        float *qkv = rand_host((size_t)T * row, 101 + k, 1);
+        // CPU: the block's q from qkv, rotated at its slots, and again facing the sinks
         float *q = malloc((size_t)T * qd * 4), *qs = malloc((size_t)T * qd * 4);
         int *pos = malloc(T * sizeof(int)), *spos = malloc(T * sizeof(int));
         for (int t = 0; t < T; t++) {
-            int slot = np + t, sinks = S < slot ? S : slot;
-            memcpy(q + (size_t)t * qd, qkv + (size_t)t * (qd + 2 * kvd), qd * 4);
-            memcpy(kc + (size_t)slot * kvd, qkv + (size_t)t * (qd + 2 * kvd) + qd, kvd * 4);
-            memcpy(vc + (size_t)slot * kvd, qkv + (size_t)t * (qd + 2 * kvd) + qd + kvd, kvd * 4);
-            pos[t] = slot;
-            spos[t] = slot - (attention_window_start(slot, S, W) - sinks);
+            memcpy(q + (size_t)t * qd, qkv + (size_t)t * row, qd * 4);
+            pos[t] = np + t;
+            spos[t] = attention_sink_position(np + t, S, W);
         }
         memcpy(qs, q, (size_t)T * qd * 4);
         rope_forward(q, pos, &rope, T, Hq, hd, c[k].style);
         rope_forward(qs, spos, &rope, T, Hq, hd, c[k].style);
-        float *krot = malloc(nk * 4), *out = malloc((size_t)T * qd * 4), *att = malloc((size_t)Hq * T * cap * 4);
-        memcpy(krot, kc, nk * 4);
-        int *all = malloc(cap * sizeof(int));
-        for (int j = 0; j < cap; j++) all[j] = j;
-        rope_forward(krot, all, &rope, cap, Hkv, hd, c[k].style);
-        attention_forward(out, att, q, qs, krot, vc, T, np, S, W, Hq, Hkv, hd, cap);
-        // GPU: the cache before the block, scattered over the ring; the block goes in through the store kernel
+        // GPU: a cache of other values, the block stored into it
         float *pk = rand_host(nk, 109 + k, 1), *pv = rand_host(nk, 113 + k, 1);
-        for (int j = 0; j < np; j++) {
-            memcpy(pk + (size_t)ring_slot_host(j, ring, c[k].ring_off) * kvd, kc + (size_t)j * kvd, kvd * 4);
-            memcpy(pv + (size_t)ring_slot_host(j, ring, c[k].ring_off) * kvd, vc + (size_t)j * kvd, kvd * 4);
-        }
         GpuStep step = {np, c[k].ring_off, S, W};
-        float *d_qkv = to_dev(qkv, (size_t)T * (qd + 2 * kvd) * 4), *d_k = to_dev(pk, nk * 4), *d_v = to_dev(pv, nk * 4);
+        float *d_qkv = to_dev(qkv, (size_t)T * row * 4), *d_k = to_dev(pk, nk * 4), *d_v = to_dev(pv, nk * 4);
         float *d_cos = to_dev(rope.cos, (size_t)cap * half * 4), *d_sin = to_dev(rope.sin, (size_t)cap * half * 4);
-        float *d_q = poisoned((size_t)T * qd), *d_qs = poisoned((size_t)T * qd), *d_out = poisoned((size_t)T * qd);
-        float *d_part = poisoned(gpu_attention_ring_scratch(T, Hq, hd, cap));
+        float *d_q = poisoned((size_t)T * qd), *d_qs = poisoned((size_t)T * qd);
         GpuStep *d_step = to_dev(&step, sizeof step);
-        int inter = c[k].style == ROPE_INTERLEAVED;
-        gpu_qkv_store(d_q, d_qs, d_k, d_v, d_qkv, d_step, ring, d_cos, d_sin, half, inter, T, Hq, Hkv, hd);
-        float *g_q = from_dev(d_q, (size_t)T * qd), *g_k = from_dev(d_k, nk), *g_out[2];
-        for (int v = 3; v <= 4; v++) {
-            ck_assert_int_eq(cudaMemset(d_out, 0xff, (size_t)T * qd * 4), cudaSuccess);
-            gpu_attention_ring_forward(v, d_out, d_part, d_q, d_qs, d_k, d_v, d_cos, d_sin, d_step, ring, half, inter,
-                                       T, Hq, Hkv, hd, cap);
-            g_out[v - 3] = from_dev(d_out, (size_t)T * qd);
-        }
+        gpu_qkv_store(d_q, d_qs, d_k, d_v, d_qkv, d_step, ring, d_cos, d_sin, half, c[k].style == ROPE_INTERLEAVED, T,
+                      Hq, Hkv, hd);
+        float *g_q = from_dev(d_q, (size_t)T * qd), *g_qs = from_dev(d_qs, (size_t)T * qd);
+        float *g_k = from_dev(d_k, nk), *g_v = from_dev(d_v, nk);
         char what[128];
         snprintf(what, sizeof what, "qkv store T=%d past=%d ring+%d: q", T, np, c[k].ring_off);
-        check_close(what, g_q, q, (size_t)T * qd, NULL, (Limits){1e-6, 1e-5, 1e-12, "one rotation, same tables"});
-        for (int t = 0; t < T; t++) // the new keys, unrotated, at their physical slots: a copy
-            ck_assert_mem_eq(g_k + (size_t)ring_slot_host(np + t, ring, c[k].ring_off) * kvd,
-                             kc + (size_t)(np + t) * kvd, kvd * 4);
-        for (int v = 3; v <= 4; v++) {
-            snprintf(what, sizeof what, "ring attention v%d T=%d past=%d S=%d W=%d hd=%d rot=%d ring+%d", v, T, np, S,
-                     W, hd, c[k].rot, c[k].ring_off);
-            check_close(what, g_out[v - 3], out, (size_t)T * qd, NULL, lim);
+        check_close(what, g_q, q, (size_t)T * qd, NULL, lim);
+        snprintf(what, sizeof what, "qkv store T=%d past=%d ring+%d: q facing the sinks", T, np, c[k].ring_off);
+        check_close(what, g_qs, qs, (size_t)T * qd, NULL, lim);
+        for (int t = 0; t < T; t++) { // the new keys and values, unrotated, at their physical slots: a copy
+            size_t at = (size_t)ring_slot_host(np + t, ring, c[k].ring_off) * kvd;
+            ck_assert_mem_eq(g_k + at, qkv + (size_t)t * row + qd, kvd * 4);
+            ck_assert_mem_eq(g_v + at, qkv + (size_t)t * row + qd + kvd, kvd * 4);
         }
         cudaFree(d_qkv), cudaFree(d_k), cudaFree(d_v), cudaFree(d_cos), cudaFree(d_sin), cudaFree(d_q), cudaFree(d_qs);
-        cudaFree(d_out), cudaFree(d_part), cudaFree(d_step);
-        free(qkv), free(kc), free(vc), free(q), free(qs), free(pos), free(spos), free(krot), free(out), free(att);
-        free(all), free(pk), free(pv), free(g_q), free(g_out[0]), free(g_out[1]), free(g_k);
+        cudaFree(d_step);
+        free(qkv), free(q), free(qs), free(pos), free(spos), free(pk), free(pv), free(g_q), free(g_qs), free(g_k), free(g_v);
         rope_free(&rope);
     }
 }
 END_TEST
 
-// The whole model: the GPU stream against ref_cpu's stream, both families, all four policies.
+START_TEST(ring_attention_matches_cpu) { check_op("attention_ring"); }
+END_TEST
+
+// A version a dispatcher does not have launches nothing and is an error naming the op and the
+// versions that exist (it used to run the last version: a false pass). Host code: no GPU needed.
+START_TEST(unknown_versions_refused) {
+    const char *e;
+    ck_assert_int_eq(gpu_softmax_forward(9, NULL, 1, 1), -1);
+    ck_assert_msg((e = gpu_last_error()) && strstr(e, "softmax has no version 9 (versions: 1-2;"), "%s", e);
+    ck_assert_int_eq(gpu_matmul_forward(4, NULL, NULL, NULL, NULL, 1, 1, 1), -1);
+    ck_assert_msg((e = gpu_last_error()) && strstr(e, "matmul has no version 4 (versions: 1-3)"), "%s", e);
+    ck_assert_int_eq(gpu_rmsnorm_forward(0, NULL, NULL, NULL, 1, 1, 1e-5f), -1);
+    ck_assert_msg((e = gpu_last_error()) && strstr(e, "rmsnorm has no version 0 (versions: 1-2)"), "%s", e);
+    ck_assert_int_eq(gpu_layernorm_forward(3, NULL, NULL, NULL, NULL, 1, 1, 1e-5f), -1);
+    ck_assert_msg((e = gpu_last_error()) && strstr(e, "layernorm has no version 3 (versions: 1-2)"), "%s", e);
+    ck_assert_int_eq(gpu_attention_forward(6, NULL, NULL, NULL, NULL, NULL, NULL, 1, 0, 0, 0, 1, 1, 1, 1), -1);
+    ck_assert_msg((e = gpu_last_error()) && strstr(e, "attention has no version 6 (versions: 1-2; template: 5;"), "%s",
+                  e);
+    GpuRing ring = {0, 1};
+    ck_assert_int_eq(gpu_attention_ring_forward(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ring, 1, 0, 1, 1,
+                                                1, 2, 1), -1);
+    ck_assert_msg((e = gpu_last_error()) && strstr(e, "attention_ring has no version 2 (versions: 3-4)"), "%s", e);
+    ck_assert_int_eq(gpu_matvec_q4_1_forward(3, NULL, NULL, NULL, NULL, 32, 1), -1);
+    ck_assert_msg((e = gpu_last_error()) && strstr(e, "matvec_q4_1 has no version 3 (versions: 1; template: 2)"), "%s",
+                  e);
+    printf("ok unknown versions of all seven ops refused, naming the versions that exist\n");
+}
+END_TEST
+
+// Why a check has two limits (chapter 14), on any machine: kernel_compare is host code. With
+// matmul's limits and the output head's 49152 sums as the reference, every output 1e-4 too
+// large passes each element's atol + rtol * |cpu| but not the NMSE (1e-8 against 1e-10); one
+// output of size ~1 off by 1e-3 is averaged away by the NMSE but fails its element; a NaN fails.
+START_TEST(limits_catch_bias_and_outlier) {
+    Error err = {{0}};
+    const KernelInfo *k = kernel_lookup("matmul", 2, &err);
+    ck_assert_msg(k != NULL, "%s", err.msg);
+    int I = 576, O = 49152, near1 = 0;
+    float *x = rand_host(I, 3, 1), *w = rand_host((size_t)O * I, 5, 0.5f);
+    float *cpu = malloc(O * sizeof(float)), *gpu = malloc(O * sizeof(float));
+    matmul_forward(cpu, x, w, NULL, 1, I, O);
+    KernelVerdict v;
+    for (int o = 0; o < O; o++) gpu[o] = cpu[o] * (1 + 1e-4f);
+    ck_assert_msg(!kernel_compare(&v, gpu, cpu, O, NULL, k->lim), "a bias of 1e-4 everywhere passed");
+    ck_assert_msg(!strncmp(v.why, "nmse ", 5), "the bias failed an element, not the NMSE: %s", v.why);
+    double bias_nmse = v.nmse;
+    for (int o = 0; o < O; o++)
+        if (fabsf(fabsf(cpu[o]) - 1) < fabsf(fabsf(cpu[near1]) - 1)) near1 = o;
+    memcpy(gpu, cpu, O * sizeof(float));
+    gpu[near1] *= 1 + 1e-3f;
+    ck_assert_msg(!kernel_compare(&v, gpu, cpu, O, NULL, k->lim), "one output off by 1e-3 passed");
+    ck_assert_msg(!strncmp(v.why, "element ", 8) && v.nmse <= k->lim.nmse, "nmse %g: %s", v.nmse, v.why);
+    double one_nmse = v.nmse;
+    gpu[near1] = cpu[near1], gpu[7] = NAN;
+    ck_assert_msg(!kernel_compare(&v, gpu, cpu, O, NULL, k->lim) && strstr(v.why, "NaN at element 7"), "%s", v.why);
+    gpu[7] = cpu[7];
+    ck_assert_msg(kernel_compare(&v, gpu, cpu, O, NULL, k->lim), "the reference itself failed: %s", v.why);
+    printf("ok limits: a bias of 1e-4 everywhere fails by its nmse %.2g only; one output off by 1e-3 by its element "
+           "only (nmse %.2g); a NaN fails\n", bias_nmse, one_nmse);
+    free(x), free(w), free(cpu), free(gpu);
+}
+END_TEST
+
+// The checker must fail a broken kernel, or its passes mean nothing: each fault version
+// (gpu/faults.cu) fails at least one shape, and so does the unwritten template.
+START_TEST(faults_are_caught) {
+    if (!have_gpu("faults")) return;
+    int n;
+    const KernelInfo *t = kernel_table(&n);
+    int faults = 0;
+    for (int i = 0; i < n; i++) {
+        if (t[i].status == KERNEL_READY) continue;
+        Error err = {{0}};
+        int failed = kernel_check(stdout, t[i].op, t[i].version, &err);
+        ck_assert_msg(failed >= 0, "%s v%d: %s", t[i].op, t[i].version, err.msg);
+        ck_assert_msg(failed > 0, "%s v%d (%s: %s) passed the check", t[i].op, t[i].version,
+                      kernel_status_name(t[i].status), t[i].desc);
+        printf("ok %s v%d (%s) failed %d shapes, as it must\n", t[i].op, t[i].version, t[i].desc, failed);
+        faults += t[i].status == KERNEL_FAULT;
+    }
+    ck_assert_int_ge(faults, 4); // off-by-one window, missing scale, skipped element, race
+}
+END_TEST
+
+// The whole model: the GPU stream against ref_cpu's stream, both families, every policy.
 // A prefill (one feed of 30 tokens, every row's logits) takes the tiled matmul path; 50 single
 // tokens after it take the fused decode path and its CUDA graph, through evictions.
 static void compare_streams(const char *name, const Model *m, Policy p) {
@@ -470,27 +425,27 @@ static void compare_streams(const char *name, const Model *m, Policy p) {
     policy_label(label, sizeof label, &p);
     if (p.reference_prefill) strcat(label, ", reference prefill");
     int V = m->cfg.vocab_size, n = 80, pre = 30, *toks = malloc(n * sizeof(int));
-    unsigned long long s = 12345;
-    for (int i = 0; i < n; i++) toks[i] = (int)((rnd(&s, 1) + 1) * 0.5f * V) % V;
-    Stream cpu;
-    GpuStream *gpu;
+    float *r = rand_host(n, 12345, 1);
+    for (int i = 0; i < n; i++) toks[i] = (int)((r[i] + 1) * 0.5f * V) % V;
+    free(r);
+    Stream cpu, gpu; // one policy driver (stream.c), two devices
     ck_assert_msg(stream_init(&cpu, m, &p, n, &err) == 0, "%s", err.msg);
-    ck_assert_msg(gpu_stream_init(&gpu, m, &p, n, &err) == 0, "%s", err.msg);
+    ck_assert_msg(stream_init_on(&gpu, m, &p, n, stream_cuda_open, &err) == 0, "%s", err.msg);
     float *a = malloc((size_t)n * V * 4), *b = malloc((size_t)n * V * 4);
     ck_assert_msg(stream_feed(&cpu, toks, pre, a, 1, &err) == 0, "%s", err.msg);
-    ck_assert_msg(gpu_stream_feed(gpu, toks, pre, b, 1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(stream_feed(&gpu, toks, pre, b, 1, &err) == 0, "%s", err.msg);
     for (int i = pre; i < n; i++) {
         ck_assert_msg(stream_feed(&cpu, &toks[i], 1, a + (size_t)i * V, 0, &err) == 0, "%s", err.msg);
-        ck_assert_msg(gpu_stream_feed(gpu, &toks[i], 1, b + (size_t)i * V, 0, &err) == 0, "%s", err.msg);
+        ck_assert_msg(stream_feed(&gpu, &toks[i], 1, b + (size_t)i * V, 0, &err) == 0, "%s", err.msg);
     }
-    ck_assert_int_eq(gpu_stream_len(gpu), cpu.cache.len);
+    ck_assert_int_eq(gpu.len, cpu.len);
     Limits lim = {2e-4, 1e-4, 1e-9, "every layer's sums in another order"};
     snprintf(what, sizeof what, "%s %s: prefill rows", name, label);
     check_close(what, b, a, (size_t)pre * V, NULL, lim);
     snprintf(what, sizeof what, "%s %s: decode rows", name, label);
     check_close(what, b + (size_t)pre * V, a + (size_t)pre * V, (size_t)(n - pre) * V, NULL, lim);
     stream_free(&cpu);
-    gpu_stream_free(gpu);
+    stream_free(&gpu);
     free(toks), free(a), free(b);
 }
 
@@ -503,21 +458,80 @@ START_TEST(model_matches_cpu) {
         Error err = {{0}};
         ck_assert_msg(model_load(&m, path, &err) == 0, "%s", err.msg);
         // caches small enough that 80 tokens evict many times, chunks that split the prefill
-        Policy pol[] = {{POLICY_DENSE, 0, 0, 0, 0},
-                        {POLICY_WINDOW, 0, 24, 8, 0},
-                        {POLICY_SINKS, 4, 20, 8, 0},
-                        {POLICY_RECOMPUTE, 0, 16, 0, 0},
-                        {POLICY_SINKS, 4, 20, 8, 1}}; // the reference implementations' dense prefill
-        for (int p = 0; p < 5; p++) compare_streams(models[k], &m, pol[p]);
+        Policy pol[] = {{.kind = POLICY_DENSE, .n_sink = 0, .window = 0, .chunk = 0, .reference_prefill = 0},
+                        {.kind = POLICY_WINDOW, .n_sink = 0, .window = 24, .chunk = 8, .reference_prefill = 0},
+                        {.kind = POLICY_SINKS, .n_sink = 4, .window = 20, .chunk = 8, .reference_prefill = 0},
+                        {.kind = POLICY_RECOMPUTE, .n_sink = 0, .window = 16, .chunk = 0, .reference_prefill = 0},
+                        {.kind = POLICY_SINKS, .n_sink = 4, .window = 20, .chunk = 8, .reference_prefill = 1}, // the reference implementations' dense prefill
+                        // scattered keeps: the GPU gathers rows instead of turning its ring
+                        {.kind = POLICY_STRIDED, .n_sink = 2, .window = 20, .chunk = 4, .stride = 3}};
+        for (int p = 0; p < 6; p++) compare_streams(models[k], &m, pol[p]);
         model_free(&m);
     }
+}
+END_TEST
+
+// The pictures' attention probabilities (sinks attn, collapse) from the GPU against the CPU's:
+// every layer, every block, the slots each query can see, through evictions and a scattered keep.
+typedef struct {
+    int heads;
+    float *rows; // every visible probability handed over, in order
+    size_t n, room;
+} Collected;
+
+static void collect(void *ctx, int layer, const float *att, int T, int n_keys, int capacity) {
+    (void)layer;
+    Collected *c = ctx;
+    size_t need = c->n + (size_t)c->heads * T * n_keys;
+    if (need > c->room) {
+        c->room = need * 2;
+        c->rows = realloc(c->rows, c->room * sizeof(float));
+        ck_assert_ptr_nonnull(c->rows);
+    }
+    for (int h = 0; h < c->heads; h++)
+        for (int t = 0; t < T; t++) // query t sees slots 0..n_keys - T + t
+            for (int j = 0; j <= n_keys - T + t; j++) c->rows[c->n++] = att[((size_t)h * T + t) * capacity + j];
+}
+
+START_TEST(attention_maps_match_cpu) {
+    if (!have_gpu("attention maps")) return;
+    Model m;
+    Error err = {{0}};
+    ck_assert_msg(model_load(&m, fixture_path("llama_hf"), &err) == 0, "%s", err.msg);
+    Policy pols[] = {{.kind = POLICY_DENSE}, {.kind = POLICY_SINKS, .n_sink = 4, .window = 20, .chunk = 8},
+                     {.kind = POLICY_STRIDED, .n_sink = 2, .window = 20, .chunk = 4, .stride = 3}};
+    int n = 70, V = m.cfg.vocab_size, *toks = malloc(n * sizeof(int));
+    for (int i = 0; i < n; i++) toks[i] = (i * 37 + 11) % V;
+    float *logits = malloc((size_t)V * sizeof(float));
+    for (int k = 0; k < 3; k++) {
+        Policy p = pols[k];
+        ck_assert_msg(policy_validate(&p, &m.cfg, 1, &err) == 0, "%s", err.msg);
+        Collected got[2] = {{m.cfg.n_heads, NULL, 0, 0}, {m.cfg.n_heads, NULL, 0, 0}};
+        for (int d = 0; d < 2; d++) {
+            Stream st;
+            ck_assert_msg(stream_init_on(&st, &m, &p, n, d ? stream_cuda_open : stream_cpu_open, &err) == 0, "%s", err.msg);
+            ck_assert_msg(stream_watch_attention(&st, collect, &got[d], &err) == 0, "%s", err.msg);
+            ck_assert_msg(stream_feed(&st, toks, 30, logits, 0, &err) == 0, "%s", err.msg); // blocks
+            for (int i = 30; i < n; i++) ck_assert_msg(stream_feed(&st, &toks[i], 1, logits, 0, &err) == 0, "%s", err.msg);
+            stream_free(&st);
+        }
+        ck_assert_int_eq(got[0].n, got[1].n);
+        char label[64], what[128];
+        policy_label(label, sizeof label, &p);
+        snprintf(what, sizeof what, "attention maps, %s", label);
+        check_close(what, got[1].rows, got[0].rows, got[0].n, NULL,
+                    (Limits){1e-5, 1e-4, 1e-10, "probabilities in [0, 1], sums in another order"});
+        free(got[0].rows), free(got[1].rows);
+    }
+    free(toks), free(logits);
+    model_free(&m);
 }
 END_TEST
 
 int main(void) {
     RUN_TESTS("gpu", 300,
               embedding_matches_cpu,
-              dequant_q4_1_matches_cpu,
+              dequant_q4_1_matches_cpu, qmatvec_matches_cpu,
               matmul_matches_cpu,
               norms_match_cpu,
               softmax_matches_cpu,
@@ -526,6 +540,11 @@ int main(void) {
               argmax_matches_cpu,
               attention_matches_cpu,
               matvec_matches_cpu,
+              qkv_store_matches_cpu,
               ring_attention_matches_cpu,
-              model_matches_cpu);
+              unknown_versions_refused,
+              limits_catch_bias_and_outlier,
+              faults_are_caught,
+              model_matches_cpu,
+              attention_maps_match_cpu);
 }

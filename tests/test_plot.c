@@ -324,12 +324,12 @@ START_TEST(attnmap_files_weights_by_stream_position) {
     Config cfg = {.n_layers = 1, .n_heads = 1};
     Error err = {{0}};
     long pos[4] = {0, 1, 0, 0};
-    KVCache c = {.n_seen = 2, .stream_pos = pos};
+    Stream c = {.n_seen = 2, .pos = pos};
     float att[2 * 4] = {0.5f, 0.25f, 0.25f, 0, //   query at position 2 (slot 2)
                         0.1f, 0.2f, 0.3f, 0.4f}; // query at position 3 (slot 3)
     AttnMap a;
     ck_assert_int_eq(attnmap_init(&a, &cfg, 4, 2, AGG_MEAN, -1, 0, &err), 0);
-    a.cache = &c;
+    a.stream = &c;
     attnmap_on_attention(&a, 0, att, 2, 4, 4);
     attnmap_finish(&a);
     float *m = attnmap_map(&a, 0, 0);
@@ -346,10 +346,10 @@ START_TEST(attnmap_files_weights_by_stream_position) {
     attnmap_free(&a);
     // After an eviction slot 1 holds position 5: its weight must land in column 5, not 1.
     long pos2[3] = {0, 5, 0};
-    KVCache c2 = {.n_seen = 6, .stream_pos = pos2};
+    Stream c2 = {.n_seen = 6, .pos = pos2};
     float att2[3] = {0.7f, 0.1f, 0.2f};
     ck_assert_int_eq(attnmap_init(&a, &cfg, 8, 8, AGG_MAX, -1, 6, &err), 0);
-    a.cache = &c2;
+    a.stream = &c2;
     attnmap_on_attention(&a, 0, att2, 1, 3, 3);
     attnmap_finish(&a);
     m = attnmap_map(&a, 0, 0);
@@ -358,6 +358,7 @@ START_TEST(attnmap_files_weights_by_stream_position) {
     ck_assert_float_eq(m[6 * 8 + 6], 0.2f);
     ck_assert_float_eq(m[6 * 8 + 1], 0);
     ck_assert_double_eq_tol(attnmap_sink_score(&a, 0, 0, 1), 0.7, 1e-6);
+    ck_assert_double_eq_tol(attnmap_sink_score(&a, 0, 0, 4), 0.7, 1e-6); // slot 1 (position 5) is no sink
     ck_assert_float_eq(attnmap_first_keys(&a, 0, 0)[6 * ATTN_FIRST + 0], 0.7f); // position 0, not slot 0's
     ck_assert_float_eq(attnmap_first_keys(&a, 0, 0)[6 * ATTN_FIRST + 1], 0);    // slot 1 is position 5
     attnmap_free(&a);

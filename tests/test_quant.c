@@ -73,6 +73,25 @@ static double q8_limit(const float *w, const float *x, const Q8Block *xq, int n)
     return e + (4.0 * (n / 32) + 16) * ldexp(1.0, -24) * mag;
 }
 
+// The fast quantiser (AVX2 where built) against the plain one: the same bytes, including
+// halves that round to even, zero blocks, and values that clamp.
+START_TEST(quantize_fast_equals_portable) {
+    int n = 32 * 64;
+    float *x = random_x(n, 5.0f);
+    for (int i = 0; i < 32; i++) x[i] = 0;                  // a zero block
+    for (int i = 32; i < 64; i++) x[i] = (float)(i - 48) * 0.5f; // 127 * k / 16 steps: many exact halves
+    x[64] = 127.0f, x[65] = -127.0f, x[66] = 63.5f, x[67] = -0.5f;
+    Q8Block *a = malloc((size_t)n / 32 * sizeof(Q8Block)), *b = malloc((size_t)n / 32 * sizeof(Q8Block));
+    quantize_q8_blocks(a, x, n);
+    quantize_q8_blocks_portable(b, x, n);
+    for (int k = 0; k < n / 32; k++) {
+        ck_assert_msg(memcmp(a[k].q, b[k].q, 32) == 0, "block %d: quantized values differ", k);
+        ck_assert_msg(a[k].d == b[k].d && a[k].s == b[k].s, "block %d: d %g/%g s %g/%g", k, a[k].d, b[k].d, a[k].s, b[k].s);
+    }
+    free(a), free(b), free(x);
+}
+END_TEST
+
 START_TEST(quantize_q8_blocks_bounds) {
     int n = 256;
     float *x = random_x(n, 3.0f);
@@ -330,7 +349,7 @@ START_TEST(native_close_to_hf) {
 END_TEST
 
 int main(void) {
-    RUN_TESTS("quant", 600, quantize_q8_blocks_bounds, fused_dots_match_reference, q8_limit_is_tight,
+    RUN_TESTS("quant", 600, quantize_q8_blocks_bounds, quantize_fast_equals_portable, fused_dots_match_reference, q8_limit_is_tight,
               tiles_equal_single_tokens, qmatmul_rows_and_tiles, embedding_rows_dequantised, matmul_tiled_matches_simple, native_keeps_blocks,
               native_prefill_equals_decode, fp32_copy_equals_fp32_load, native_close_to_hf);
 }

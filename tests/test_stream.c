@@ -35,7 +35,7 @@ static float *run(const Model *m, Policy p, const int *tokens, int n, int feed) 
     return out;
 }
 
-static Policy pol(PolicyKind k, int S, int W, int chunk) { return (Policy){k, S, W, chunk, 0}; }
+static Policy pol(PolicyKind k, int S, int W, int chunk) { return (Policy){.kind = k, .n_sink = S, .window = W, .chunk = chunk}; }
 
 static int rows_equal(const float *a, const float *b, int row, int V) {
     return memcmp(a + (size_t)row * V, b + (size_t)row * V, V * sizeof(float)) == 0;
@@ -48,18 +48,20 @@ START_TEST(eviction_order_and_positions) {
     ck_assert(policy_validate(&p, &m.cfg, 0, &err) == 0);
     Stream s;
     ck_assert(stream_init(&s, &m, &p, 0, &err) == 0);
-    int *toks = some_tokens(50, m.cfg.vocab_size), cap = s.cache.capacity;
+    int *toks = some_tokens(50, m.cfg.vocab_size), cap = s.capacity;
     float *logits = malloc(m.cfg.vocab_size * sizeof(float));
+    int view[64];
     for (int t = 0; t < 50; t++) {
         ck_assert(stream_feed(&s, &toks[t], 1, logits, 0, &err) == 0);
         int want = t + 1 < 12 ? t + 1 : 12;
-        ck_assert_int_eq(s.cache.len, want);
+        ck_assert_int_eq(stream_view(&s, view), want);
         // the first four tokens of the stream, then the most recent ones, in order
         for (int i = 0; i < want; i++) {
             long expect = t + 1 <= 12 || i < 4 ? i : t - (want - 1 - i);
-            ck_assert_int_eq(s.cache.stream_pos[i], expect);
+            ck_assert_int_eq(s.pos[view[i]], expect);
         }
-        ck_assert_int_eq(s.cache.capacity, cap); // allocated once, never grows
+        ck_assert_int_le(s.len, 12 + p.chunk); // lazy: at most a block beyond S + W
+        ck_assert_int_eq(s.capacity, cap);    // allocated once, never grows
     }
     // the window policy keeps no sinks
     stream_free(&s);
@@ -67,7 +69,8 @@ START_TEST(eviction_order_and_positions) {
     ck_assert(policy_validate(&p, &m.cfg, 0, &err) == 0);
     ck_assert(stream_init(&s, &m, &p, 0, &err) == 0);
     ck_assert(stream_feed(&s, toks, 30, logits, 0, &err) == 0);
-    for (int i = 0; i < 8; i++) ck_assert_int_eq(s.cache.stream_pos[i], 22 + i);
+    ck_assert_int_eq(stream_view(&s, view), 8);
+    for (int i = 0; i < 8; i++) ck_assert_int_eq(s.pos[view[i]], 22 + i);
     stream_free(&s);
     free(logits);
     free(toks);
@@ -119,6 +122,13 @@ static void check_chunked(const Model *m, Policy p, int n) {
         ck_assert_msg(d <= 1e-4, "%s %d+%d chunk %d: max diff %.3e from token-by-token", policy_name(p.kind), p.n_sink,
                       p.window, chunk, d);
         free(blocks);
+        // decoding one token at a time with room for a block: eviction waits until the cache is
+        // full, the view hides what it would have dropped, the logits are those of evicting at once
+        float *lazy = run(m, q, toks, n, 1);
+        d = max_abs_diff(step, lazy, (size_t)n * V);
+        ck_assert_msg(d <= 1e-4, "%s %d+%d chunk %d, token by token: max diff %.3e from evicting every token",
+                      policy_name(p.kind), p.n_sink, p.window, chunk, d);
+        free(lazy);
     }
     free(step);
     free(toks);
@@ -151,8 +161,8 @@ START_TEST(reference_prefill_is_one_dense_pass) {
     Stream s;
     ck_assert(stream_init(&s, &m, &p, n, &err) == 0);
     ck_assert(stream_feed(&s, toks, n, ref, 1, &err) == 0);
-    ck_assert_int_eq(s.cache.len, 16);
-    ck_assert_int_eq(s.cache.stream_pos[4], n - 12);
+    ck_assert_int_eq(s.len, 16); // a reference prefill evicts at once
+    ck_assert_int_eq(s.pos[4], n - 12);
     stream_free(&s);
     free(dense);
     free(ref);
@@ -206,7 +216,11 @@ static void check_rerotation(RopeStyle style) {
         rope_forward(qr, &pos, &st.rope, 1, 1, HD, style);
         const float *krot = kvcache_rotated_keys(&c, 0, n + 1, &st.rope, 1, HD, style);
         attention_forward(out, att, qr, qr, krot, c.v, 1, n, S_SINK, W_WIN, 1, 1, HD, c.capacity);
-        if (c.len > S_SINK + W_WIN) kvcache_keep(&c, S_SINK, W_WIN);
+        if (c.len > S_SINK + W_WIN) { // the sinks and the last W_WIN slots
+            int keep[S_SINK + W_WIN];
+            for (int j = 0; j < S_SINK + W_WIN; j++) keep[j] = j < S_SINK ? j : c.len - (S_SINK + W_WIN) + j;
+            kvcache_keep(&c, keep, S_SINK + W_WIN);
+        }
         // the reference: rotate the new key at its slot, attend, then evict and re-rotate
         double qd[HD], sc[S_SINK + W_WIN + 1], mx = -1e300, sum = 0, o[HD] = {0};
         for (int i = 0; i < HD; i++) rk[rlen][i] = k[i], rv[rlen][i] = v[i], qd[i] = q[i];
@@ -262,6 +276,64 @@ START_TEST(impossible_sizes_rejected) {
 }
 END_TEST
 
+// A scattered keep moves every surviving row of every layer down, in order, and only those.
+START_TEST(scattered_keep_moves_the_right_rows) {
+    Config cfg = {.n_layers = 2, .n_kv_heads = 1, .head_dim = 3};
+    Error err = {{0}};
+    KVCache c;
+    ck_assert(kvcache_init(&c, &cfg, 10, &err) == 0);
+    float k[10 * 3], v[10 * 3];
+    for (int l = 0; l < 2; l++) {
+        for (int i = 0; i < 30; i++) k[i] = 1000 * l + i, v[i] = -(1000 * l + i);
+        kvcache_store(&c, l, 0, k, v, 10);
+    }
+    c.len = 10;
+    int keep[5] = {0, 1, 4, 7, 8};
+    kvcache_keep(&c, keep, 5);
+    ck_assert_int_eq(c.len, 5);
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < 5; i++)
+            for (int d = 0; d < 3; d++) {
+                ck_assert_float_eq(c.k[(l * 10 + i) * 3 + d], 1000 * l + keep[i] * 3 + d);
+                ck_assert_float_eq(c.v[(l * 10 + i) * 3 + d], -(1000 * l + keep[i] * 3 + d));
+            }
+    kvcache_free(&c);
+}
+END_TEST
+
+// Sinks + stride, worked by hand: S = 2, W = 8 (4 dense, 4 on the stride), K = 3, 40 tokens.
+// The sinks 0 1; the newest 4, 36-39; the 4 newest multiples of 3 before them, 24-33. Fed one
+// token at a time or in blocks of 4, the cache ends the same. K = 1 keeps what sinks keeps (the
+// same logits, to the rounding of rotations at other slots).
+START_TEST(strided_keeps_sinks_stride_and_recent) {
+    Model m = stories();
+    Error err = {{0}};
+    int *toks = some_tokens(40, m.cfg.vocab_size);
+    long want[10] = {0, 1, 24, 27, 30, 33, 36, 37, 38, 39};
+    for (int chunk = 1; chunk <= 4; chunk += 3) {
+        Policy p = pol(POLICY_STRIDED, 2, 8, chunk);
+        p.stride = 3;
+        ck_assert(policy_validate(&p, &m.cfg, 0, &err) == 0);
+        Stream s;
+        ck_assert(stream_init(&s, &m, &p, 0, &err) == 0);
+        float *logits = malloc((size_t)40 * m.cfg.vocab_size * sizeof(float));
+        ck_assert(stream_feed(&s, toks, 40, logits, 1, &err) == 0);
+        ck_assert_int_eq(s.len, 10);
+        for (int i = 0; i < 10; i++) ck_assert_msg(s.pos[i] == want[i], "chunk %d slot %d: position %ld, want %ld", chunk, i, s.pos[i], want[i]);
+        free(logits);
+        stream_free(&s);
+    }
+    Policy k1 = pol(POLICY_STRIDED, 4, 12, 0), sinks = pol(POLICY_SINKS, 4, 12, 0);
+    k1.stride = 1;
+    float *a = run(&m, k1, toks, 40, 1), *b = run(&m, sinks, toks, 40, 1);
+    // sinks evicts lazily, strided at once: keys sit at other slots, rotations round apart (~1e-6)
+    double d = max_abs_diff(a, b, (size_t)40 * m.cfg.vocab_size);
+    ck_assert_msg(d <= 1e-4, "strided K = 1 vs sinks: max diff %.3e", d);
+    free(a), free(b), free(toks);
+    model_free(&m);
+}
+END_TEST
+
 int main(void) {
     RUN_TESTS("stream", 600,
               eviction_order_and_positions,
@@ -269,5 +341,7 @@ int main(void) {
               chunked_prefill_equals_token_by_token,
               reference_prefill_is_one_dense_pass,
               pre_rotary_cache_equals_rerotating_cache,
-              impossible_sizes_rejected);
+              impossible_sizes_rejected,
+              scattered_keep_moves_the_right_rows,
+              strided_keeps_sinks_stride_and_recent);
 }

@@ -155,7 +155,7 @@ START_TEST(run_scores_each_answer_at_its_position) {
         ck_assert_int_eq(et.ids.ids[et.answer_pos[qi]], et.value_tok[t.q[qi].answer]);
         ck_assert_int_lt(et.fact_start[t.q[qi].target], et.answer_pos[qi]);
     }
-    Policy dense = {POLICY_DENSE, 0, 0, 0, 0};
+    Policy dense = {.kind = POLICY_DENSE, .n_sink = 0, .window = 0, .chunk = 0, .reference_prefill = 0};
     ck_assert(policy_validate(&dense, &m.cfg, 1, &err) == 0);
     Stream st;
     ck_assert_msg(stream_init(&st, &m, &dense, n, &err) == 0, "%s", err.msg);

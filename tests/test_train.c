@@ -294,7 +294,7 @@ START_TEST(stream_equals_inference_stream) {
     for (int ci = 0; ci < 4; ci++) {
         double ours[N], worst = 0;
         ck_assert_msg(train_stream_nll(ours, &m, toks, N, cases[ci].S, cases[ci].kind == POLICY_DENSE ? 0 : cases[ci].W, &err) == 0, "%s", err.msg);
-        Policy p = {cases[ci].kind, cases[ci].S, cases[ci].W, 0, 0};
+        Policy p = {.kind = cases[ci].kind, .n_sink = cases[ci].S, .window = cases[ci].W};
         ck_assert_msg(policy_validate(&p, &hf.cfg, 1, &err) == 0, "%s", err.msg);
         Stream st;
         ck_assert_msg(stream_init(&st, &hf, &p, N, &err) == 0, "%s", err.msg);

@@ -48,5 +48,5 @@ run "$SINKS" plot --policies --tokens 10 --cache 6 --sinks 2 --out $ch/10-stream
 # whiskers from the fastest to the slowest step)
 run "$SINKS" plot --csv data/results/speed.csv --x cache --y median_ms --ylo min_ms --yhi max_ms --series policy \
     --logx --logy --xticks-at-data --ylabel "ms per token (median, min-max)" --xlabel "cache size (tokens)" \
-    --title "SmolLM2-135M, 2 busy CPU cores: per-token latency" --out $ch/11-recompute-and-speed/latency.png
+    --title "SmolLM2-135M on the CPU, one thread: per-token latency once the cache is full" --out $ch/11-recompute-and-speed/latency.png
 echo "figures written"

@@ -6,6 +6,7 @@
 #   SINKS=build/sinks  the CLI;   OUT=build/formation  checkpoints (not in git)
 #   STEPS=3000         optimiser steps per model (QUICK=1: 400)
 #   PART=formation     formation (Bigram-Backcopy, 1-3 layers) or interventions (chapter 16)
+#   TABLES_ONLY=1      formation: only rewrite the .values from the CSVs already in $RES
 set -euo pipefail
 SINKS=${SINKS:-build/sinks}
 OUT=${OUT:-build/formation}
@@ -29,21 +30,27 @@ train() { # name, then options
     cp "$OUT/$name/sinks.csv" "$RES/${name}_sinks.csv"
 }
 
-# key = value lines for {{file.values:KEY}}: the final sink scores of every head, and losses
+# key = value lines for {{file.values:KEY}}: the final sink scores of every head (and at the
+# checkpoint before the last: sink_other_before, at step_before), and losses
 values() { # name
-    awk -F, -v n="$1" 'NR > 1 { last[$2 " " $3] = $0; if (!($2 " " $3 in first)) first[$2 " " $3] = $0; step = $1 }
-        END { for (k in last) { split(last[k], a, ","); split(first[k], b, ",");
+    awk -F, -v n="$1" 'NR > 1 { k = $2 " " $3; if (k in last) prev[k] = last[k]; last[k] = $0; if (!(k in first)) first[k] = $0; step = $1 }
+        END { for (k in last) { split(last[k], a, ","); split(first[k], b, ","); split(prev[k], c, ",");
               split(k, lh, " "); h = "L" lh[1] "H" lh[2];
               printf "%s.%s.sink_other = %.2f\n%s.%s.sink_trigger = %.2f\n%s.%s.vnorm_first = %.2f\n%s.%s.vnorm_rest = %.2f\n",
                      n, h, a[7], n, h, a[6], n, h, a[8], n, h, a[9];
               printf "%s.%s.sink_other_start = %.2f\n", n, h, b[7];
+              printf "%s.%s.sink_other_before = %.3f\n%s.%s.step_before = %d\n", n, h, c[7], n, h, c[1];
               loss = a[4]; loss0 = b[4] }
               printf "%s.loss_start = %.3f\n%s.loss_end = %.3f\n%s.steps = %d\n", n, loss0, n, loss, n, step }' \
         "$RES/${1}_sinks.csv" | sort
 }
 
 start=$(date +%s)
-if [ "$PART" = formation ]; then
+if [ "$PART" = formation ] && [ -n "${TABLES_ONLY:-}" ]; then
+    secs=$(awk -F' = ' -v k="formation$SUFFIX.seconds" '$1 == k { print $2 }' "$RES/formation$SUFFIX.values")
+    { for L in 1 2 3; do values "bbc_L$L$SUFFIX"; done
+      echo "formation$SUFFIX.seconds = $secs"; } > "$RES/formation$SUFFIX.values"
+elif [ "$PART" = formation ]; then
     ( train "bbc_L1$SUFFIX" --layers 1 --sheet "$CH15/bbc_L1${SUFFIX}_sheet.png" --chart "$CH15/bbc_L1${SUFFIX}_chart.png" &&
       train "bbc_L3$SUFFIX" --layers 3 --sheet "$CH15/bbc_L3${SUFFIX}_sheet.png" --chart "$CH15/bbc_L3${SUFFIX}_chart.png" ) &
     a=$!

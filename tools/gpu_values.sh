@@ -17,6 +17,19 @@ OUT=$G/gpu.values
     awk '/^prefill:/ { print "bench.prefill_ms = " $5 }
          /^copy bandwidth/ { print "bench.bandwidth_gb_s = " $6; print "bench.floor_ms = " $9 }' $G/bench.md
     awk -F'|' '/sdpa/ { gsub(/ /, ""); print "hf.sdpa_tok_s = " $3 }' $G/hf.md
+    # the device's multiprocessors and the decode cache's size (bench.md's device and model lines)
+    awk 'match($0, /[0-9]+ SMs/) && !sms { sms = 1; print "device.sms = " substr($0, RSTART, RLENGTH - 4) }
+         /^device:/ && match($0, /CUDA driver [0-9.]+/) { print "device.cuda = " substr($0, RSTART + 12, RLENGTH - 12) }
+         /^model:/ && match($0, /cache [0-9.]+ MB/) { print "bench.cache_mb = " substr($0, RSTART + 6, RLENGTH - 9) }' $G/bench.md
+    # the device and its driver (device.md), the transformers version of the peer (hf.md), and the
+    # number of test cases of the last test_gpu run (its Check summary line)
+    awk -F', ' '/^NVIDIA|^[A-Z].*, [0-9.]+, [0-9]+ MiB/ { print "device.name = " $1; print "device.driver = " $2 }' $G/device.md
+    awk '/transformers [0-9]/ { for (i = 1; i < NF; i++) if ($i == "transformers") print "hf.transformers = " $(i + 1) }' $G/hf.md
+    awk '/Checks: [0-9]+/ { for (i = 1; i < NF; i++) if ($i == "Checks:") { v = $(i + 1); sub(/,/, "", v); print "test_gpu.checks = " v } }' \
+        $G/test_gpu.log
+    # softmax v2 over a whole vocabulary: the NMSE that missed the first limit of 1e-10
+    awk '/^ok softmax v2 rows=1 n=49152/ { for (i = 1; i < NF; i++) if ($i == "nmse") print "test_gpu.softmax_v2_vocab_nmse = " $(i + 1) }' \
+        $G/test_gpu.log
     # perplexity on the GPU, sinks 4+1020, by the ranges `sinks ppl` prints (2 decimals)
     awk -F'|' '/^\| [0-9]+K-/ { gsub(/ /, ""); printf "ppl_sinks_4_1020.%s = %.2f\n", $2, $4 }' "$G/ppl_sinks_4+1020.md"
     # sinks against re-computation (speed.md): the largest cache
@@ -34,6 +47,13 @@ OUT=$G/gpu.values
                END { printf "kernels.fused_small_min_over_floor = %.0f\n", lo
                      printf "kernels.fused_small_max_over_floor = %.0f\n", hi
                      printf "kernels.head_over_floor = %s\n", h }' $G/kernels.md
+    # softmax by version (kernels.md), for chapter 14: microseconds and the multiple of the floor,
+    # keyed by row length (9 rows of 1024: attention's scores; 1 row of 49152: the vocabulary)
+    awk -F'|' '/^\| softmax v[0-9]/ { v = $2; gsub(/^ +softmax | +$/, "", v); n = $3; sub(/.* of /, "", n); gsub(/ /, "", n)
+                                       us = $4; gsub(/ /, "", us); x = $6; gsub(/[ x]/, "", x)
+                                       printf "kernels.softmax_%s_%s_us = %.1f\n", v, n, us
+                                       printf "kernels.softmax_%s_%s_over_floor = %.0f\n", v, n, x }' $G/kernels.md
+    awk 'match($0, /copy bandwidth [0-9]+ GB/) { print "kernels.copy_gb_s = " substr($0, RSTART + 15, RLENGTH - 18) }' $G/kernels.md
     # the prefill with v4 everywhere, and the GPU re-computation run over 2048 tokens
     awk '/^prefill:/ { print "v4_everywhere.prefill_ms = " $5 }' $G/attention_v4_everywhere/bench.md
     awk -F'|' '/^\| 1K-2K/ { gsub(/ /, ""); printf "recompute_1024.1K-2K = %.2f\n", $4 }

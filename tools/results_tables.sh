@@ -97,6 +97,10 @@ derive dense_16k.12-16K_over_4-8K '"%.1f", b / a' dense_16k.4-8K dense_16k.12-16
 derive window_1024.1-2K_over_0-1K '"%.1f", b / a' window_1024.0-1K window_1024.1-2K
 derive window_1024.over_sinks_1-2K '"%.1f", b / a' sinks_4_1020.1-2K window_1024.1-2K
 derive window_1024.over_sinks_16-20K '"%.1f", b / a' sinks_4_1020.16-20K window_1024.16-20K
+# chapter 8: a window against the sink cache of the same size, at 2-4K, for every cache size
+for c in 256 512 1024 2048; do
+    derive window_$c.over_sinks_2-4K '"%.1f", b / a' sinks_4_$((c - 4)).2-4K window_$c.2-4K
+done
 derive window_128.over_recompute_128-384 '"%.1f", b / a' recompute_128.128-384 window_128.128-384
 derive sinks_4_124.below_recompute_128-384_pct '"%.0f", 100 * (1 - b / a)' recompute_128.128-384 sinks_4_124.128-384
 

@@ -16,12 +16,13 @@ int main(int argc, char **argv) {
     Model m;
     Error err = {{0}};
     CHECK(model_load(&m, stories("stories260K.bin"), &err), err);
-    Policy p = {POLICY_SINKS, S, W, 0, 0};
+    Policy p = {.kind = POLICY_SINKS, .n_sink = S, .window = W};
     CHECK(policy_validate(&p, &m.cfg, 0, &err), err);
     Stream s;
     CHECK(stream_init(&s, &m, &p, 0, &err), err);
     float *logits = malloc((size_t)m.cfg.vocab_size * sizeof(float));
-    printf("cache of %d slots: %d sinks + %d recent + room for a block of %d tokens in flight\n", s.cache.capacity,
+    int *view = malloc((size_t)s.capacity * sizeof(int));
+    printf("cache of %d slots: %d sinks + %d recent + room for a block of %d tokens in flight\n", s.capacity,
            S, W, p.chunk);
     printf("slot (= rotary position):          ");
     for (int i = 0; i < S + W; i++) printf(" %3d%s", i, i == S - 1 ? " |" : "");
@@ -29,11 +30,14 @@ int main(int argc, char **argv) {
     for (int t = 0; t < n; t++) {
         int token = 1 + t % (m.cfg.vocab_size - 1);
         CHECK(stream_feed(&s, &token, 1, logits, 0, &err), err);
+        // what the next token sees: the sinks and the last W (the cache evicts the rest lazily)
+        int k = stream_view(&s, view);
         printf("after token %3d, stream positions:", t);
-        for (int i = 0; i < s.cache.len; i++) printf(" %3ld%s", s.cache.stream_pos[i], i == S - 1 ? " |" : "");
+        for (int i = 0; i < k; i++) printf(" %3ld%s", s.pos[view[i]], i == S - 1 ? " |" : "");
         printf("\n");
     }
     free(logits);
+    free(view);
     stream_free(&s);
     model_free(&m);
     return 0;

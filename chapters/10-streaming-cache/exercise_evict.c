@@ -1,5 +1,5 @@
 // Exercise 10: evict like a sink cache, then `make exercise-10` streams tokens through your
-// function and through the real cache (kvcache_keep) and prints PASS or the first difference.
+// function and through the real sinks policy (policy.c) and prints PASS or the first difference.
 #include "exercises.h"
 
 // pos[*len] holds the stream positions of the tokens in the cache, oldest first; a new token has

@@ -1,4 +1,4 @@
-// make exercise-10: your eviction against the cache's own (kvcache_keep).
+// make exercise-10: your eviction against the real policy's (policy.c, what both devices run).
 #include "checks.h"
 #include "exercises.h"
 

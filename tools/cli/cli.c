@@ -343,17 +343,18 @@ int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg) {
     p->n_sink = o->sinks;
     p->window = o->window;
     if (p->window < 0) { // not given: the paper's 4+1020, shrunk to fit a shorter trained context
-        int sinks = p->kind == POLICY_SINKS ? p->n_sink : 0;
+        int sinks = policy_def(p->kind)->takes_sinks ? p->n_sink : 0;
         if (cfg->ctx_len - sinks < 1) {
             fprintf(stderr, "error: --sinks %d fills the model's trained context of %d tokens, leaving no room for "
                     "recent tokens: give fewer sinks, or --window W (with --force to go past the context)\n",
                     sinks, cfg->ctx_len);
             return -1;
         }
-        p->window = cfg->ctx_len - sinks < 1020 ? cfg->ctx_len - sinks : 1020;
+        p->window = cfg->ctx_len - sinks < POLICY_PAPER_WINDOW ? cfg->ctx_len - sinks : POLICY_PAPER_WINDOW;
     }
     p->chunk = o->chunk;
     p->reference_prefill = o->reference_prefill;
+    p->stride = o->stride;
     if (policy_validate(p, cfg, o->force, &err)) {
         fprintf(stderr, "error: %s\n", err.msg);
         return -1;

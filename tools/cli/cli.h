@@ -4,7 +4,7 @@
 
 #include "forward.h"
 #include "model.h"
-#include "runner.h"
+#include "device.h"
 #include "stream.h"
 #include "tokenizer.h"
 
@@ -18,6 +18,7 @@ enum {
     EXIT_INPUT = 1,   // a file or model that cannot be used, or a run that failed
     EXIT_USAGE = 2,   // a bad command line
     EXIT_IO = 3,      // output could not be written (disk full, closed pipe, ...)
+    EXIT_NO_GPU = 4,  // the command needs a CUDA device and found none (sinks kernels check, bench)
     EXIT_SIGNAL = 128 // + the signal: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP
 };
 
@@ -102,22 +103,26 @@ typedef struct {
     const char *name;    // --policy
     int sinks, window, chunk, force, reference_prefill;
     const char *weights; // --weights (load_for_streaming loads with it)
+    int stride;          // --stride (strided)
+    const char *device;  // --device: cpu or cuda
 } PolicyOpts;
 
 #define POLICY_OPTS(po) POLICY_OPTS_DEFAULT(po, "sinks")
 // For a command whose default policy is not sinks (attn: dense).
 #define POLICY_OPTS_DEFAULT(po, dflt)                                                                    \
-    {"--policy", OPT_STR, &(po).name, "KV cache policy: dense, window, sinks or recompute (default " dflt ")", 0, 0, NULL}, \
-    {"--sinks", OPT_INT, &(po).sinks, "S: sink tokens kept, for --policy sinks (default 4)", 0, 65536, NULL}, \
+    {"--policy", OPT_STR, &(po).name, "KV cache policy: dense, window, sinks, recompute or strided (default " dflt ")", 0, 0, NULL}, \
+    {"--sinks", OPT_INT, &(po).sinks, "S: sink tokens kept, for --policy sinks and strided (default 4)", 0, 65536, NULL}, \
     {"--window", OPT_INT, &(po).window, "W: recent tokens kept (or re-run by recompute); the cache holds S+W " \
      "(default 1020, or less to fit the trained context)", 1, 16777216, NULL},                      \
     {"--chunk", OPT_INT, &(po).chunk, "tokens per block when a long input is fed (default min(W, 256))", 0, 65536, NULL}, \
     {"--reference-prefill", OPT_FLAG, &(po).reference_prefill,                                          \
      "feed a long prompt as one dense pass, as the reference implementations do", 0, 0, NULL},           \
     {"--force", OPT_FLAG, &(po).force, "allow a cache larger than the trained context", 0, 0, NULL}, \
+    {"--stride", OPT_INT, &(po).stride, "K, for --policy strided: half of W keeps every K-th older token (default 4)", 1, 65536, NULL}, \
     WEIGHTS_OPT((po).weights)
 
-#define POLICY_DEFAULTS {"sinks", 4, -1, 0, 0, 0, NULL} // window -1: 1020, or what fits the trained context
+// window -1: 1020, or what fits the trained context
+#define POLICY_DEFAULTS {.name = "sinks", .sinks = POLICY_PAPER_SINKS, .window = -1, .device = "cpu"}
 
 // Turns the options into a validated Policy for this model; prints the error and returns -1.
 int policy_from_opts(Policy *p, const PolicyOpts *o, const Config *cfg);
@@ -150,5 +155,6 @@ int cmd_collapse(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_gpucheck(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_kernels(int argc, char **argv);
 
 #endif

@@ -168,6 +168,10 @@ static int write_sink_scores(const AttnMap *a, const Look *k, const char *png, c
     fprintf(f, "layer,head,first1,first4\n");
     int L = a->n_layers, H = a->n_heads;
     float *m1 = malloc((size_t)L * H * sizeof(float)), *m4 = malloc((size_t)L * H * sizeof(float));
+    if (!m1 || !m4) {
+        free(m1), free(m4), fclose(f);
+        return err_set(err, "out of memory");
+    }
     for (int l = 0; l < L; l++)
         for (int h = 0; h < H; h++) {
             m1[l * H + h] = (float)attnmap_sink_score(a, l, h, 1);
@@ -247,6 +251,7 @@ int cmd_attn(int argc, char **argv) {
         {"--far", OPT_INT, &far, "queries at this position or later count in the sink scores (default tokens/4)", 0, 1048576, NULL},
         THREADS_OPT(threads),
         POLICY_OPTS_DEFAULT(po, "dense"),
+        DEVICE_OPT(po.device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
@@ -314,9 +319,9 @@ int cmd_attn(int argc, char **argv) {
         err_set(&err, "--out-dir %s: cannot create it (%s)", out_dir, strerror(errno));
         goto done;
     }
-    if (stream_init(&st, &L.model, &pol, n, &err)) goto done;
+    if (stream_open(&st, &L.model, &pol, n, po.device, &err)) goto done;
     if (attnmap_init(&grid, cfg, n, n < panel ? n : panel, agg, -1, far, &err)) goto done;
-    attnmap_attach(&grid, &st.state, &st.cache);
+    if (attnmap_attach(&grid, &st, &err)) goto done;
     if (feed_with_progress(&st, toks, n, NULL, "maps of every layer", &err)) goto done;
     attnmap_finish(&grid);
     if (hl < 0) { // the head that gives the first token the most attention
@@ -363,7 +368,7 @@ int cmd_attn(int argc, char **argv) {
     // the single head again, at its own resolution: a second pass keeps memory at one map
     stream_reset(&st);
     if (attnmap_init(&big, cfg, n, n < head_size ? n : head_size, agg, hl, far, &err)) goto done;
-    attnmap_attach(&big, &st.state, &st.cache);
+    if (attnmap_attach(&big, &st, &err)) goto done;
     char what[64];
     snprintf(what, sizeof what, "layer %d head %d", hl, hh);
     if (feed_with_progress(&st, toks, n, NULL, what, &err)) goto done;

@@ -44,31 +44,31 @@ static double measure_bandwidth(int threads, size_t bytes) {
 // each whole step (tokens in, logits back), as a user of generate sees it; median of the steps.
 static int bench_cuda(const Model *m, const char *path, int window, int prompt, int steps) {
     const Config *c = &m->cfg;
-    Policy p = {POLICY_SINKS, 4, window, 0, 0};
+    Policy p = {.kind = POLICY_SINKS, .n_sink = POLICY_PAPER_SINKS, .window = window};
     Error err = {{0}};
     if (policy_validate(&p, c, 0, &err)) {
         fprintf(stderr, "error: %s\n", err.msg);
         return 2;
     }
-    Runner r;
+    Stream r;
     int V = c->vocab_size, n = prompt + steps, *toks = malloc((size_t)n * sizeof(int));
     float *logits = malloc((size_t)V * sizeof(float));
     double *dt = malloc((size_t)steps * sizeof(double)), med[2] = {0, 0}, prefill_s = 0;
     for (int i = 0; i < n; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)V);
-    if (!toks || !logits || !dt || runner_init(&r, m, &p, n, "cuda", &err)) {
+    if (!toks || !logits || !dt || stream_open(&r, m, &p, n, "cuda", &err)) {
         fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
         free(toks), free(logits), free(dt);
         return 1;
     }
     for (int graph = 1; graph >= 0; graph--) {
-        gpu_stream_use_graph(r.gpu, graph);
-        runner_reset(&r);
+        gpu_stream_use_graph(&r, graph);
+        stream_reset(&r);
         double t0 = now_seconds();
-        if (runner_feed(&r, toks, prompt, logits, 0, &err)) break;
+        if (stream_feed(&r, toks, prompt, logits, 0, &err)) break;
         if (graph) prefill_s = now_seconds() - t0;
         for (int s = 0; s < steps && !err.msg[0]; s++) {
             double a = now_seconds();
-            if (runner_feed(&r, &toks[prompt + s], 1, logits, 0, &err)) break;
+            if (stream_feed(&r, &toks[prompt + s], 1, logits, 0, &err)) break;
             dt[s] = now_seconds() - a;
         }
         qsort(dt + 1, (size_t)steps - 1, sizeof *dt, cmp_double); // step 0 captures the graph
@@ -79,12 +79,12 @@ static int bench_cuda(const Model *m, const char *path, int window, int prompt, 
     double bw = gpu_copy_bandwidth((size_t)1 << 30);
     // a step reads every weight once (the embedding as one row, the tied head once) and the cache
     double weights = (m->n_params + m->n_quant - (c->tied_head ? 0 : (size_t)V * c->dim)) * 4.0; // the GPU holds fp32
-    double kv = 2.0 * c->n_layers * runner_len(&r) * c->n_kv_heads * c->head_dim * 4.0;
+    double kv = 2.0 * c->n_layers * r.len * c->n_kv_heads * c->head_dim * 4.0;
     double floor_s = (weights + kv) / (bw * 1e9);
     if (!rc) {
-        printf("device: %s\n", gpu_stream_device(r.gpu));
+        printf("device: %s\n", stream_device(&r));
         printf("model: %s (%.1f M parameters, fp32 weights %.0f MB, cache %.1f MB at %d slots)\n", path,
-               (m->n_params + m->n_quant) / 1e6, weights / 1e6, kv / 1e6, runner_len(&r));
+               (m->n_params + m->n_quant) / 1e6, weights / 1e6, kv / 1e6, r.len);
         printf("command: sinks bench --device cuda --model %s --window %d --prompt %d --steps %d\n", path, window,
                prompt, steps);
         printf("prefill: %d tokens in %.1f ms (%.0f tok/s)\n", prompt, prefill_s * 1e3, prompt / prefill_s);
@@ -94,7 +94,7 @@ static int bench_cuda(const Model *m, const char *path, int window, int prompt, 
         printf("| CUDA graph | %.0f | %.3f | %.2fx |\n", 1 / med[1], med[1] * 1e3, med[1] / floor_s);
         printf("| kernel launches | %.0f | %.3f | %.2fx |\n", 1 / med[0], med[0] * 1e3, med[0] / floor_s);
     }
-    runner_free(&r);
+    stream_free(&r);
     free(toks), free(logits), free(dt);
     return rc;
 }
@@ -102,7 +102,7 @@ static int bench_cuda(const Model *m, const char *path, int window, int prompt, 
 
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *thread_list = "1,2", *device = "cpu", *weights = NULL;
-    int prompt = 0, steps = 0, window = 1020, json = 0, like_peer = 0;
+    int prompt = 0, steps = 0, window = POLICY_PAPER_WINDOW, json = 0, like_peer = 0;
     Opt opts[] = {
         MODEL_OPT(model),
         {"--threads", OPT_LIST, &thread_list, "comma-separated thread counts (default 1,2)", 1, 1024, "-t"},

@@ -15,7 +15,7 @@
 
 typedef struct {
     Loaded *L;
-    Runner *st;
+    Stream *st;
     Sampler *sampler;
     float *logits;
     char *piece;
@@ -29,7 +29,7 @@ typedef struct {
 static int feed_text(Chat *c, const char *text, Error *err) {
     TokenList ids = {0};
     int rc = tokenizer_encode(&c->L->tok, text, strlen(text), 0, &ids, err);
-    if (!rc && ids.n > 0) rc = runner_feed(c->st, ids.ids, ids.n, c->logits, 0, err);
+    if (!rc && ids.n > 0) rc = stream_feed(c->st, ids.ids, ids.n, c->logits, 0, err);
     c->fed += ids.n;
     tokenlist_free(&ids);
     return rc;
@@ -45,12 +45,12 @@ static int reply(Chat *c, int max_tokens, Error *err) {
     double t0 = now_seconds();
     int ended = 0, full = 0;
     for (int i = 0; i < max_tokens && !cli_stop_signal(); i++) {
-        if (c->dense && runner_len(c->st) >= runner_capacity(c->st)) {
+        if (c->dense && c->st->len >= c->st->capacity) {
             full = 1;
             break;
         }
         int next = sampler_sample(c->sampler, c->logits);
-        if (runner_feed(c->st, &next, 1, c->logits, 0, err)) return -1;
+        if (stream_feed(c->st, &next, 1, c->logits, 0, err)) return -1;
         c->generated++;
         if (token_ends_turn(&c->L->tok, next)) {
             ended = 1;
@@ -71,7 +71,7 @@ static int reply(Chat *c, int max_tokens, Error *err) {
     }
     if (full) return 1;
     // close the turn as the template does: "<|im_end|>\n" (the end token is already in if sampled)
-    if (has_chat_template(&c->L->tok) && runner_len(c->st) + 3 <= runner_capacity(c->st) + (c->dense ? 0 : 3))
+    if (has_chat_template(&c->L->tok) && c->st->len + 3 <= c->st->capacity + (c->dense ? 0 : 3))
         return feed_text(c, ended ? "\n" : "<|im_end|>\n", err);
     return 0;
 }
@@ -110,7 +110,7 @@ static char *read_line(FILE *f, int tty) {
     "/quit   end (so do Ctrl-D and Ctrl-C at the prompt); Ctrl-C during a reply stops the reply\n"
 
 int cmd_chat(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *system = SMOLLM2_SYSTEM, *device = "cpu";
+    const char *model = NULL, *tokenizer = NULL, *system = SMOLLM2_SYSTEM;
     int max_reply = 512, top_k = 0, seed = 42, threads = 0;
     float temperature = 0.0f, top_p = 0.9f;
     PolicyOpts po = POLICY_DEFAULTS;
@@ -125,7 +125,7 @@ int cmd_chat(int argc, char **argv) {
         {"--seed", OPT_INT, &seed, "random seed (default 42)", 0, 2147483647, "-s"},
         THREADS_OPT(threads),
         POLICY_OPTS(po),
-        DEVICE_OPT(device),
+        DEVICE_OPT(po.device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
@@ -139,7 +139,7 @@ int cmd_chat(int argc, char **argv) {
     int lr = load_for_streaming(&L, &pol, model, tokenizer, &po, threads);
     if (lr) return lr;
     Error err = {{0}};
-    Runner st;
+    Stream st;
     memset(&st, 0, sizeof st);
     Sampler sampler = {0};
     Chat c = {&L, &st, &sampler, NULL, NULL, 3 * (size_t)L.tok.max_piece_len + 16, 0, 0, 0, 0, pol.kind == POLICY_DENSE};
@@ -147,7 +147,7 @@ int cmd_chat(int argc, char **argv) {
     c.piece = malloc(c.piece_cap);
     int rc = EXIT_INPUT, tty = isatty(0) && isatty(1), started = 0;
     int S = pol.kind == POLICY_SINKS ? pol.n_sink : 0, W = pol.kind == POLICY_DENSE ? L.model.cfg.ctx_len - S : pol.window;
-    if (!c.logits || !c.piece || runner_init(&st, &L.model, &pol, L.model.cfg.ctx_len, device, &err) ||
+    if (!c.logits || !c.piece || stream_open(&st, &L.model, &pol, L.model.cfg.ctx_len, po.device, &err) ||
         sampler_init(&sampler, L.model.cfg.vocab_size, temperature, top_k, top_p, (uint64_t)seed, &err))
         goto done;
     cli_catch_signals();
@@ -160,7 +160,7 @@ int cmd_chat(int argc, char **argv) {
             break;
         }
         if (strcmp(line, "/reset") == 0) {
-            runner_reset(&st);
+            stream_reset(&st);
             started = 0;
             c.turns = 0;
             printf("[conversation cleared]\n");
@@ -168,7 +168,7 @@ int cmd_chat(int argc, char **argv) {
             fputs(CHAT_COMMANDS, stdout);
         } else if (strcmp(line, "/stats") == 0) {
             printf("[turns %ld | tokens seen %ld | cache %d tokens of %d+%d | generated %ld at %.1f tok/s | RSS %ld MB]\n",
-                   c.turns, st.n_seen, runner_len(&st), S, W, c.generated,
+                   c.turns, st.n_seen, stream_visible(&st), S, W, c.generated,
                    c.gen_seconds > 0 ? c.generated / c.gen_seconds : 0.0, current_rss_kb() >> 10);
         } else if (line[0] == '/' && strchr(line, ' ') == NULL) {
             printf("[unknown command %s: /help lists them]\n", line);
@@ -185,7 +185,7 @@ int cmd_chat(int argc, char **argv) {
             if (r == 1 || (bad && c.dense && strstr(err.msg, "full"))) {
                 fflush(stdout);
                 fprintf(stderr, "\nerror: the dense cache is full (%d tokens, the trained context): start chat with "
-                                "--policy sinks to keep talking, or type /reset\n", runner_capacity(&st));
+                                "--policy sinks to keep talking, or type /reset\n", st.capacity);
                 err.msg[0] = '\0';
             } else if (r < 0) {
                 free(line);
@@ -200,7 +200,7 @@ int cmd_chat(int argc, char **argv) {
 done:
     if (rc && rc < EXIT_SIGNAL) fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
     sampler_free(&sampler);
-    runner_free(&st);
+    stream_free(&st);
     free(c.logits);
     free(c.piece);
     loaded_free(&L);

@@ -15,13 +15,12 @@
 
 // Runs toks[n] under pol with map attached (NULL: none); nll[i] gets the loss of toks[i+1].
 static int run_policy(double *nll, AttnMap *map, const Model *m, const Policy *pol, const int *toks, int n,
-                      Error *err) {
+                      const char *device, Error *err) {
     Stream st;
-    if (stream_init(&st, m, pol, n, err)) return -1;
-    if (map) attnmap_attach(map, &st.state, &st.cache);
+    if (stream_open(&st, m, pol, n, device, err)) return -1;
     char label[64];
     policy_label(label, sizeof label, pol);
-    int rc = feed_with_progress(&st, toks, n, nll, label, err);
+    int rc = (map && attnmap_attach(map, &st, err)) || feed_with_progress(&st, toks, n, nll, label, err) ? -1 : 0;
     stream_free(&st);
     return rc;
 }
@@ -49,7 +48,7 @@ static void trailing_mean(double *out, const double *v, int n, int w) {
 }
 
 int cmd_collapse(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *file = NULL, *out = "collapse.png", *csv = NULL;
+    const char *model = NULL, *tokenizer = NULL, *file = NULL, *out = "collapse.png", *csv = NULL, *device = "cpu";
     int recent = 252, sinks = 4, after = -1, layer = -1, threads = 0, skip = 0, smooth = 32;
     Opt opts[] = {
         MODEL_OPT(model),
@@ -64,6 +63,7 @@ int cmd_collapse(int argc, char **argv) {
         {"--out", OPT_STR, &out, "the PNG (default collapse.png)", 0, 0, "-o"},
         {"--csv", OPT_STR, &csv, "also write position,nll_window,nll_sinks", 0, 0, NULL},
         THREADS_OPT(threads),
+        DEVICE_OPT(device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
@@ -117,7 +117,7 @@ int cmd_collapse(int argc, char **argv) {
     }
     if (layer < 0) { // a cheap first pass: the layer whose heads lean on the first token most
         if (attnmap_init(&probe, cfg, window, 1, AGG_MAX, -1, window / 4, &err)) goto done;
-        if (run_policy(NULL, &probe, &L.model, &win, toks, window, &err)) goto done;
+        if (run_policy(NULL, &probe, &L.model, &win, toks, window, device, &err)) goto done;
         attnmap_finish(&probe);
         double best = -1;
         for (int l = 0; l < cfg->n_layers; l++) {
@@ -133,7 +133,8 @@ int cmd_collapse(int argc, char **argv) {
     }
     if (attnmap_init(&mw, cfg, n, n, AGG_MAX, layer, n, &err) || attnmap_init(&ms, cfg, n, n, AGG_MAX, layer, n, &err))
         goto done;
-    if (run_policy(nw, &mw, &L.model, &win, toks, n, &err) || run_policy(ns, &ms, &L.model, &snk, toks, n, &err))
+    if (run_policy(nw, &mw, &L.model, &win, toks, n, device, &err) ||
+        run_policy(ns, &ms, &L.model, &snk, toks, n, device, &err))
         goto done;
     if (csv) {
         FILE *f = fopen(csv, "w");

@@ -12,7 +12,7 @@
 
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *tokenizer = NULL, *prompt = "Tell me a short story about a robot who learns to paint.",
-               *prompt_file = NULL, *system = SMOLLM2_SYSTEM, *out_path = NULL, *device = "cpu";
+               *prompt_file = NULL, *system = SMOLLM2_SYSTEM, *out_path = NULL;
     int steps = 256, top_k = 0, seed = 42, threads = 0, raw = 0, quiet = 0, endless = 0, report = 1000;
     float temperature = 0.0f, top_p = 0.9f;
     PolicyOpts po = POLICY_DEFAULTS;
@@ -34,7 +34,7 @@ int cmd_generate(int argc, char **argv) {
         THREADS_OPT(threads),
         {"--quiet", OPT_FLAG, &quiet, "no timing report on stderr", 0, 0, "-q"},
         POLICY_OPTS(po),
-        DEVICE_OPT(device),
+        DEVICE_OPT(po.device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts, "usage: sinks generate [options]\n\nGenerates text from a prompt, streaming it to stdout.\n"
@@ -65,7 +65,7 @@ int cmd_generate(int argc, char **argv) {
     size_t piece_cap = 3 * (size_t)L.tok.max_piece_len + 16;
     char *piece = malloc(piece_cap);
     FILE *out = NULL;
-    Runner st;
+    Stream st;
     Sampler sampler = {0};
     memset(&st, 0, sizeof st);
     if (!text || !piece || tokenizer_encode(&L.tok, text, strlen(text), 1, &ids, &err)) goto fail;
@@ -92,11 +92,11 @@ int cmd_generate(int argc, char **argv) {
         goto fail;
     }
     logits = malloc((size_t)cfg->vocab_size * sizeof(float));
-    if (!logits || runner_init(&st, &L.model, &pol, ids.n + steps + 1, device, &err)) goto fail;
+    if (!logits || stream_open(&st, &L.model, &pol, ids.n + steps + 1, po.device, &err)) goto fail;
     if (sampler_init(&sampler, cfg->vocab_size, temperature, top_k, top_p, (uint64_t)seed, &err)) goto fail;
     cli_catch_signals();
     double t0 = now_seconds();
-    if (runner_feed(&st, ids.ids, ids.n, logits, 0, &err)) goto fail;
+    if (stream_feed(&st, ids.ids, ids.n, logits, 0, &err)) goto fail;
     double t1 = now_seconds(), tr = t1;
     TokDecoder dec;
     tokdecoder_init(&dec);
@@ -113,7 +113,7 @@ int cmd_generate(int argc, char **argv) {
             double now = now_seconds();
             fflush(stdout);
             fprintf(stderr, "\n[%ld tokens | last %d: %.1f tok/s | cache %d of %d+%d | RSS %ld MB]\n", generated,
-                    report, report / (now - tr), runner_len(&st), pol.kind == POLICY_SINKS ? pol.n_sink : 0, pol.window,
+                    report, report / (now - tr), stream_visible(&st), pol.n_sink, pol.window,
                     current_rss_kb() >> 10);
             tr = now, report_due = 0;
         }
@@ -129,7 +129,7 @@ int cmd_generate(int argc, char **argv) {
             out_failed = 1;
             break;
         }
-        if (runner_feed(&st, &next, 1, logits, 0, &err)) goto fail;
+        if (stream_feed(&st, &next, 1, logits, 0, &err)) goto fail;
         if (endless && !quiet && (generated + 1) % report == 0) report_due = generated + 1;
     }
     int n = tokdecoder_flush(&dec, piece, (int)piece_cap);
@@ -156,7 +156,7 @@ fail:
     else if (rc == EXIT_INPUT) fprintf(stderr, "error: out of memory\n");
     if (out) fclose(out);
     sampler_free(&sampler);
-    runner_free(&st);
+    stream_free(&st);
     free(logits);
     free(piece);
     free(text);

@@ -78,7 +78,7 @@ int cmd_gpucheck(int argc, char **argv) {
     int V = L.model.cfg.vocab_size, rc = 1;
     Error err = {{0}};
     TokenList ids = {0};
-    Runner run[2];
+    Stream run[2];
     memset(run, 0, sizeof run);
     float *lg[2] = {NULL, NULL};
     int *out[2] = {NULL, NULL};
@@ -91,7 +91,7 @@ int cmd_gpucheck(int argc, char **argv) {
     for (int d = 0; d < 2; d++) {
         lg[d] = malloc((size_t)(pre > 1 ? pre : 1) * V * sizeof(float));
         out[d] = malloc((size_t)(gen + 1) * sizeof(int));
-        if (!lg[d] || !out[d] || runner_init(&run[d], &L.model, &pol, tokens + gen + 1, d ? "cuda" : "cpu", &err))
+        if (!lg[d] || !out[d] || stream_open(&run[d], &L.model, &pol, tokens + gen + 1, d ? "cuda" : "cpu", &err))
             goto done;
     }
     Agreement a = {0};
@@ -99,12 +99,12 @@ int cmd_gpucheck(int argc, char **argv) {
     policy_label(label, sizeof label, &pol);
     // the prefill: one feed, every row
     for (int d = 0; d < 2; d++)
-        if (runner_feed(&run[d], ids.ids, pre, lg[d], 1, &err)) goto done;
+        if (stream_feed(&run[d], ids.ids, pre, lg[d], 1, &err)) goto done;
     for (int i = 0; i < pre; i++) compare_row(&a, lg[0] + (size_t)i * V, lg[1] + (size_t)i * V, V, ids.ids[i + 1]);
     // the decode path
     for (int i = pre; i < tokens; i++) {
         for (int d = 0; d < 2; d++)
-            if (runner_feed(&run[d], &ids.ids[i], 1, lg[d], 0, &err)) goto done;
+            if (stream_feed(&run[d], &ids.ids[i], 1, lg[d], 0, &err)) goto done;
         compare_row(&a, lg[0], lg[1], V, ids.ids[i + 1]);
         if ((i + 1) % 64 == 0) fprintf(stderr, "\r[%s] %d/%d positions compared", label, i + 1, tokens);
     }
@@ -119,12 +119,12 @@ int cmd_gpucheck(int argc, char **argv) {
             gap = lg[0][out[0][s]] - lg[0][out[1][s]]; // the CPU's margin between the two choices
         }
         for (int d = 0; d < 2; d++)
-            if (runner_feed(&run[d], &out[d][s], 1, lg[d], 0, &err)) goto done;
+            if (stream_feed(&run[d], &out[d][s], 1, lg[d], 0, &err)) goto done;
     }
     double nmse = a.err2 / a.ref2, ppl[2] = {exp(a.nll[0] / a.rows), exp(a.nll[1] / a.rows)};
     int ok_logits = nmse <= nmse_limit, ok_ppl = same_digits(ppl[0], ppl[1], 3), ok_gen = diverged < 0;
     printf("gpucheck: %s, policy %s, %d positions of %s (%d prefilled, %d decoded), then %d greedy tokens\n",
-           gpu_stream_device(run[1].gpu), label, tokens, file, pre, tokens - pre, gen);
+           stream_device(&run[1]), label, tokens, file, pre, tokens - pre, gen);
     printf("| check | CPU | GPU | result |\n|---|---|---|---|\n");
     printf("| logits: max abs diff | | %.3g | |\n", a.max_abs);
     printf("| logits: max abs diff / row's max abs logit | | %.3g | |\n", a.max_rel);
@@ -138,7 +138,7 @@ int cmd_gpucheck(int argc, char **argv) {
     if (rc) fprintf(stderr, "gpucheck: the GPU and the CPU disagree (see the table)\n");
 done:
     if (err.msg[0]) fprintf(stderr, "error: %s\n", err.msg), rc = 1;
-    for (int d = 0; d < 2; d++) runner_free(&run[d]), free(lg[d]), free(out[d]);
+    for (int d = 0; d < 2; d++) stream_free(&run[d]), free(lg[d]), free(out[d]);
     tokenlist_free(&ids);
     loaded_free(&L);
     return rc;

@@ -18,6 +18,7 @@ int cmd_memory(int argc, char **argv) {
         {"--tokens", OPT_INT, &tokens, "tokens to stream (default 100000)", 1, 1000000000, NULL},
         THREADS_OPT(threads),
         POLICY_OPTS(po),
+        DEVICE_OPT(po.device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
@@ -45,11 +46,18 @@ int cmd_memory(int argc, char **argv) {
         goto done;
     }
     long rss0 = current_rss_kb();
-    if (stream_init(&st, &L.model, &pol, tokens, &err)) goto done;
+    if (stream_open(&st, &L.model, &pol, tokens, po.device, &err)) goto done;
     char label[64];
     policy_label(label, sizeof label, &pol);
     printf("policy %s, %d tokens of %s (repeated as needed); RSS before the cache: %ld MB\n", label, tokens, strrchr(file, '/') ? strrchr(file, '/') + 1 : file, rss0 >> 10);
-    printf("| tokens | RSS MB | cache slots in use | tok/s since last row |\n|---|---|---|---|\n");
+    if (gpu_stream_device_bytes(&st))
+        printf("on %s: %zu MB of GPU memory held, allocated once\n", stream_device(&st), gpu_stream_device_bytes(&st) >> 20);
+    if (st.def->bounded && !st.def->rerun)
+        printf("cache: %d slots allocated once: S+W = %d+%d and room for a block of %d\n", st.capacity, pol.n_sink,
+               pol.window, pol.chunk);
+    else
+        printf("cache: %d slots allocated once\n", st.capacity);
+    printf("| tokens | RSS MB | tokens the model sees | tok/s since last row |\n|---|---|---|---|\n");
     static const long marks[] = {1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000};
     int next_mark = 0;
     double t0 = now_seconds();
@@ -58,7 +66,7 @@ int cmd_memory(int argc, char **argv) {
         if (stream_feed(&st, &ids.ids[i % ids.n], 1, logits, 0, &err)) goto done;
         if (next_mark < 10 && i + 1 == marks[next_mark]) {
             double now = now_seconds();
-            printf("| %ld | %ld | %d | %.1f |\n", i + 1, current_rss_kb() >> 10, st.cache.len, (i + 1 - last) / (now - t0));
+            printf("| %ld | %ld | %d | %.1f |\n", i + 1, current_rss_kb() >> 10, stream_visible(&st), (i + 1 - last) / (now - t0));
             fflush(stdout);
             t0 = now;
             last = i + 1;

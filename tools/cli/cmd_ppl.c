@@ -47,7 +47,7 @@ static int replace_first(int *toks, int n, const char *spec, const Tokenizer *to
 // END: replace_first
 
 int cmd_ppl(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *file = NULL, *csv = NULL, *device = "cpu", *replace = NULL;
+    const char *model = NULL, *tokenizer = NULL, *file = NULL, *csv = NULL, *replace = NULL;
     int max_tokens = 0, threads = 0, quiet = 0, skip = 0, json = 0;
     PolicyOpts po = POLICY_DEFAULTS;
     Opt opts[] = {
@@ -64,7 +64,7 @@ int cmd_ppl(int argc, char **argv) {
         THREADS_OPT(threads),
         {"--quiet", OPT_FLAG, &quiet, "no progress on stderr (progress is drawn only on a terminal)", 0, 0, "-q"},
         POLICY_OPTS(po),
-        DEVICE_OPT(device),
+        DEVICE_OPT(po.device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
@@ -88,7 +88,7 @@ int cmd_ppl(int argc, char **argv) {
     int rc = EXIT_INPUT;
     FILE *out = NULL;
     float *logits = NULL;
-    Runner st;
+    Stream st;
     memset(&st, 0, sizeof st);
     if (tokenize_file(&L.tok, file, 1, &ids, &err)) goto done;
     if (skip >= ids.n - 1) {
@@ -98,7 +98,7 @@ int cmd_ppl(int argc, char **argv) {
     int *toks = ids.ids + skip, n = ids.n - skip;
     if (max_tokens > 0 && max_tokens < n - 1) n = max_tokens + 1; // n tokens give n-1 predictions
     if (replace && replace_first(toks, n, replace, &L.tok, &err)) goto done;
-    if (runner_init(&st, &L.model, &pol, n, device, &err)) goto done;
+    if (stream_open(&st, &L.model, &pol, n, po.device, &err)) goto done;
     logits = malloc((size_t)cfg->vocab_size * sizeof(float));
     if (!logits) goto done;
     if (csv && !(out = fopen(csv, "w"))) {
@@ -116,7 +116,7 @@ int cmd_ppl(int argc, char **argv) {
     int scored = 0, csv_errno = -1; // predictions made: n - 1 unless a signal stopped the run
     cli_catch_signals();
     for (int i = 0; i + 1 < n && !cli_stop_signal(); i++) {
-        if (runner_feed(&st, &toks[i], 1, logits, 0, &err)) goto done;
+        if (stream_feed(&st, &toks[i], 1, logits, 0, &err)) goto done;
         double nll = nll_of(logits, cfg->vocab_size, toks[i + 1]);
         int pos = i + 1, r = pos < 1024 ? 0 : 1;
         while (r < 31 && pos >= (1024 << r)) r++;
@@ -143,7 +143,7 @@ int cmd_ppl(int argc, char **argv) {
     out = NULL;
     if (rc) goto done;
     double secs = now_seconds() - t0;
-    const char *device_name = st.gpu ? gpu_stream_device(st.gpu) : "the CPU";
+    const char *device_name = stream_device(&st);
     if (json) {
         cJSON *j = cJSON_CreateObject(), *ranges = cJSON_AddArrayToObject(j, "ranges");
         cJSON_AddStringToObject(j, "policy", label);
@@ -190,7 +190,7 @@ done:
     else if (rc == EXIT_INPUT) fprintf(stderr, "error: out of memory\n");
     if (out) fclose(out);
     free(logits);
-    runner_free(&st);
+    stream_free(&st);
     tokenlist_free(&ids);
     loaded_free(&L);
     return rc;

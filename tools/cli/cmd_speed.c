@@ -12,12 +12,12 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// One policy under test at one cache size: its runner and the seconds of its timed steps.
+// One policy under test at one cache size: its stream and the seconds of its timed steps.
 typedef struct {
     Policy p;
     int steps; // decode steps to time
-    Runner r;
-    int live;  // runner_init succeeded
+    Stream r;
+    int live;  // stream_open succeeded
     double *dt;
     int n;     // steps timed so far
 } Timed;
@@ -56,17 +56,17 @@ static int time_interleaved(Timed *t, int n_pol, const Model *m, int size, const
     }
     for (int i = 0; i < n_tok; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)V);
     for (int i = 0; i < n_pol; i++) {
-        if (policy_validate(&t[i].p, &m->cfg, 1, err) || runner_init(&t[i].r, m, &t[i].p, n_tok + 1, device, err))
+        if (policy_validate(&t[i].p, &m->cfg, 1, err) || stream_open(&t[i].r, m, &t[i].p, n_tok + 1, device, err))
             goto out;
         t[i].live = 1;
         if (!(t[i].dt = malloc((size_t)t[i].steps * sizeof(double)))) {
             err_set(err, "out of memory");
             goto out;
         }
-        if (t[i].p.kind == POLICY_RECOMPUTE) runner_prime_recent(&t[i].r, toks, size - 1);
-        else if (runner_feed(&t[i].r, toks, size, logits, 0, err)) goto out;
+        if (t[i].p.kind == POLICY_RECOMPUTE) stream_prime_recent(&t[i].r, toks, size - 1);
+        else if (stream_feed(&t[i].r, toks, size, logits, 0, err)) goto out;
         // a warm-up step, not timed (recompute's steps are long enough to need none)
-        if (t[i].p.kind != POLICY_RECOMPUTE && runner_feed(&t[i].r, &toks[size], 1, logits, 0, err)) goto out;
+        if (t[i].p.kind != POLICY_RECOMPUTE && stream_feed(&t[i].r, &toks[size], 1, logits, 0, err)) goto out;
     }
     for (int k = 0; k < rounds; k++)
         for (int j = 0; j < n_pol; j++) {
@@ -74,7 +74,7 @@ static int time_interleaved(Timed *t, int n_pol, const Model *m, int size, const
             // a policy with fewer steps (recompute) takes them spread evenly over the rounds
             if ((long)(k + 1) * p->steps / rounds == (long)k * p->steps / rounds) continue;
             double t0 = now_seconds();
-            if (runner_feed(&p->r, &toks[size + 1 + p->n], 1, logits, 0, err)) goto out;
+            if (stream_feed(&p->r, &toks[size + 1 + p->n], 1, logits, 0, err)) goto out;
             p->dt[p->n++] = now_seconds() - t0;
         }
     for (int i = 0; i < n_pol; i++) qsort(t[i].dt, (size_t)t[i].n, sizeof(double), cmp_double);
@@ -140,10 +140,10 @@ int cmd_speed(int argc, char **argv) {
     for (char *tk = strtok(list, ","); tk && !rc; tk = strtok(NULL, ",")) {
         int size = atoi(tk);
         if (size < 8) continue;
-        Timed t[4] = {{.p = {POLICY_DENSE, 0, 0, 0, 0}, .steps = steps},
-                      {.p = {POLICY_WINDOW, 0, size, 0, 0}, .steps = steps},
-                      {.p = {POLICY_SINKS, 4, size - 4, 0, 0}, .steps = steps},
-                      {.p = {POLICY_RECOMPUTE, 0, size, 0, 0}, .steps = recompute_steps}};
+        Timed t[4] = {{.p = {.kind = POLICY_DENSE, .n_sink = 0, .window = 0, .chunk = 0, .reference_prefill = 0}, .steps = steps},
+                      {.p = {.kind = POLICY_WINDOW, .n_sink = 0, .window = size, .chunk = 0, .reference_prefill = 0}, .steps = steps},
+                      {.p = {.kind = POLICY_SINKS, .n_sink = 4, .window = size - 4, .chunk = 0, .reference_prefill = 0}, .steps = steps},
+                      {.p = {.kind = POLICY_RECOMPUTE, .n_sink = 0, .window = size, .chunk = 0, .reference_prefill = 0}, .steps = recompute_steps}};
         if (time_interleaved(t, 4, &L.model, size, device, &err)) {
             fprintf(stderr, "error: %s\n", err.msg);
             rc = 1;
@@ -161,7 +161,7 @@ int cmd_speed(int argc, char **argv) {
             fflush(stdout);
         }
         for (int i = 0; i < 4; i++) {
-            if (t[i].live) runner_free(&t[i].r);
+            if (t[i].live) stream_free(&t[i].r);
             free(t[i].dt);
         }
     }

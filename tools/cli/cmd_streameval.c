@@ -78,7 +78,8 @@ static void write_values(FILE *f, const EvalTask *t, const EvalTokens *et, EvalO
 
 int cmd_streameval(int argc, char **argv) {
     const char *model = NULL, *distances = "1,2,4,8,16,32,64,96", *csv = NULL, *values = NULL,
-               *policies = "dense,window,sinks", *weights = NULL;
+               *policies = "dense,window,sinks", *weights = NULL,
+               *device = "cpu";
     int lines = 240, every = 4, sinks = 4, window = 252, threads = 0, seed = 1, cands = 10;
     Opt opts[] = {
         MODEL_OPT(model),
@@ -99,6 +100,7 @@ int cmd_streameval(int argc, char **argv) {
         {"--values", OPT_STR, &values, "write KEY = value lines (accuracy per policy and distance) for the book", 0, 0,
          NULL},
         THREADS_OPT(threads),
+        DEVICE_OPT(device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     int pr = parse_opts(argc, argv, opts,
@@ -121,7 +123,7 @@ int cmd_streameval(int argc, char **argv) {
         evaltask_free(&task);
         return EXIT_INPUT;
     }
-    Policy pols[3] = {{POLICY_DENSE, 0, 0, 0, 0}, {POLICY_WINDOW, 0, sinks + window, 0, 0}, {POLICY_SINKS, sinks, window, 0, 0}};
+    Policy pols[3] = {{.kind = POLICY_DENSE, .n_sink = 0, .window = 0, .chunk = 0, .reference_prefill = 0}, {.kind = POLICY_WINDOW, .n_sink = 0, .window = sinks + window, .chunk = 0, .reference_prefill = 0}, {.kind = POLICY_SINKS, .n_sink = sinks, .window = window, .chunk = 0, .reference_prefill = 0}};
     EvalOutcome *out[3] = {NULL, NULL, NULL};
     EvalTokens et;
     int rc = EXIT_USAGE;
@@ -143,7 +145,7 @@ int cmd_streameval(int argc, char **argv) {
         policy_label(label, sizeof label, &pols[k]);
         if (!strstr(policies, policy_name(pols[k].kind))) continue;
         Stream st;
-        if (stream_init(&st, &L.model, &pols[k], et.ids.n, &err)) goto done;
+        if (stream_open(&st, &L.model, &pols[k], et.ids.n, device, &err)) goto done;
         out[k] = calloc((size_t)task.n_questions + 1, sizeof(EvalOutcome));
         int r = out[k] ? streameval_run(out[k], &st, &task, &et, cli_progress() ? label : NULL, &err)
                        : err_set(&err, "out of memory");

@@ -25,6 +25,7 @@ static const Command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "print the token ids (and pieces) of a text"},
     {"bench", cmd_bench, "measure prefill/decode speed and the memory-bandwidth floor"},
     {"gpucheck", cmd_gpucheck, "the GPU model against the CPU: logits, perplexity, greedy tokens"},
+    {"kernels", cmd_kernels, "the GPU kernels by op and version: list, check against the CPU, time (a lab)"},
     {"train", cmd_train, "train a small model from scratch and watch attention sinks form (PNG, CSV)"},
     {NULL, NULL, NULL},
 };
@@ -50,6 +51,7 @@ static void usage(void) {
            "  1    input error: a file or model that cannot be read or used, or a failed run\n"
            "  2    usage error: an unknown command or option, a value out of range\n"
            "  3    output error: a file or stdout could not be written (disk full, closed pipe)\n"
+           "  4    no GPU: the command needs a CUDA device and found none (kernels check, bench)\n"
            "  128+N  stopped by signal N after saving what was produced: 130 Ctrl-C (SIGINT),\n"
            "       129 SIGHUP, 143 SIGTERM\n",
            DEFAULT_MODEL_HINT);

@@ -33,10 +33,9 @@ void attnmap_free(AttnMap *a) {
     memset(a, 0, sizeof *a);
 }
 
-void attnmap_attach(AttnMap *a, RunState *s, const KVCache *c) {
-    a->cache = c;
-    s->on_attention = attnmap_on_attention;
-    s->on_attention_ctx = a;
+int attnmap_attach(AttnMap *a, Stream *s, Error *err) {
+    a->stream = s;
+    return stream_watch_attention(s, attnmap_on_attention, a, err);
 }
 
 float *attnmap_map(const AttnMap *a, int layer, int head) {
@@ -54,10 +53,10 @@ float *attnmap_first_keys(const AttnMap *a, int layer, int head) {
 // ANCHOR: attnmap_record
 void attnmap_on_attention(void *ctx, int layer, const float *att, int T, int n_keys, int capacity) {
     AttnMap *a = ctx;
-    const KVCache *c = a->cache;
+    const Stream *c = a->stream;
     int n_past = n_keys - T; // the block's own keys follow the cached ones
     for (int t = 0; t < T; t++) {
-        long qpos = c->n_seen + t; // the block is not counted in n_seen until all layers have run
+        long qpos = c->n_seen + t; // the stream counts the block in n_seen once it has run
         if (qpos >= a->n_tokens) break;
         int far = qpos >= a->far, qbin = (int)(qpos * a->res / a->n_tokens);
         if (far && layer == 0) a->n_far++;
@@ -66,13 +65,23 @@ void attnmap_on_attention(void *ctx, int layer, const float *att, int T, int n_k
             float *row = NULL, *first = NULL;
             float *map = attnmap_map(a, layer, h);
             if (map) row = map + (size_t)qbin * a->res, first = attnmap_first_keys(a, layer, h) + (size_t)qbin * ATTN_FIRST;
+            // ANCHOR: sink_mass
+            // The sink score's sums: what this query pays to the key at stream position 0, and
+            // to positions 0-3. A key's slot in the cache is not its position: ask the stream.
             double s1 = 0, s4 = 0;
             for (int j = 0; j <= n_past + t; j++) {
-                if (p[j] == 0.0f) continue; // evicted or hidden by the window
-                long kpos = j < n_past ? c->stream_pos[j] : c->n_seen + (j - n_past);
+                long kpos = j < n_past ? c->pos[j] : c->n_seen + (j - n_past);
                 if (kpos < 1) s1 += p[j];
                 if (kpos < 4) s4 += p[j];
-                if (!row) continue;
+            }
+            if (far) { // only queries far from the start count; attnmap_finish divides by their number
+                a->first1[(size_t)layer * a->n_heads + h] += s1;
+                a->first4[(size_t)layer * a->n_heads + h] += s4;
+            }
+            // END: sink_mass
+            for (int j = 0; row && j <= n_past + t; j++) {
+                if (p[j] == 0.0f) continue; // evicted or hidden by the window
+                long kpos = j < n_past ? c->pos[j] : c->n_seen + (j - n_past);
                 if (kpos < ATTN_FIRST) {
                     float *f = first + kpos;
                     *f = a->agg == AGG_MAX ? fmaxf(*f, p[j]) : *f + p[j];
@@ -80,10 +89,6 @@ void attnmap_on_attention(void *ctx, int layer, const float *att, int T, int n_k
                 float *bin = row + kpos * a->res / a->n_tokens;
                 if (a->agg == AGG_MAX) *bin = fmaxf(*bin, p[j]);
                 else *bin += p[j];
-            }
-            if (far) {
-                a->first1[(size_t)layer * a->n_heads + h] += s1;
-                a->first4[(size_t)layer * a->n_heads + h] += s4;
             }
         }
     }

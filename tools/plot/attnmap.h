@@ -6,7 +6,7 @@
 #ifndef ATTNMAP_H
 #define ATTNMAP_H
 
-#include "forward.h"
+#include "stream.h"
 #include "heatmap.h"
 
 // Keys 0..ATTN_FIRST-1 are also recorded one by one, so a picture can magnify them.
@@ -24,14 +24,15 @@ typedef struct {
     double *first1;      // [L, H] summed attention of far queries on position 0
     double *first4;      // [L, H] ... on positions 0..3
     long n_far;          // far queries seen
-    const KVCache *cache;
+    const Stream *stream; // where the keys' stream positions come from
 } AttnMap;
 
 int attnmap_init(AttnMap *a, const Config *cfg, int n_tokens, int res, Aggregate agg, int only_layer, int far,
                  Error *err);
 void attnmap_free(AttnMap *a);
-// Hooks the map to a run: every layer's attention then lands in it.
-void attnmap_attach(AttnMap *a, RunState *s, const KVCache *c);
+// Hooks the map to a stream: every layer's attention then lands in it. Fails on a device that
+// cannot report attention.
+int attnmap_attach(AttnMap *a, Stream *s, Error *err);
 // The RunState.on_attention callback.
 void attnmap_on_attention(void *ctx, int layer, const float *att, int T, int n_keys, int capacity);
 // After the run: turns bin sums into means (AGG_MEAN) and sink sums into mean masses.

@@ -26,18 +26,24 @@ const char *slot_name(SlotKind k) {
 }
 
 // ANCHOR: policy_slots
+// Streams tokens 0..t one at a time through the policy's own evict (policy.c, what the model
+// runs), then colours what survived.
 void policy_slots(SlotKind *kind, PolicyKind p, int t, int cap, int n_sink) {
+    const PolicyDef *d = policy_def(p);
+    Policy pol = {.kind = p, .n_sink = d->takes_sinks ? n_sink : 0, .stride = 2};
+    pol.window = cap - pol.n_sink;
+    long pos[t + 1];
+    int keep[t + 1], len = 0;
     for (int i = 0; i <= t; i++) {
-        int recent = t - i < cap; // among the last cap tokens
-        switch (p) {
-        case POLICY_DENSE: kind[i] = SLOT_KEPT; break;
-        case POLICY_WINDOW: kind[i] = recent ? SLOT_KEPT : SLOT_EVICTED; break;
-        case POLICY_SINKS:
-            kind[i] = i < n_sink ? SLOT_SINK : t - i < cap - n_sink ? SLOT_KEPT : SLOT_EVICTED;
-            break;
-        case POLICY_RECOMPUTE: kind[i] = recent ? SLOT_RECOMPUTED : SLOT_EVICTED; break;
-        }
+        pos[len++] = i;
+        if (!d->evict) continue;
+        int n = d->evict(keep, pos, len, &pol);
+        for (int k = 0; k < n; k++) pos[k] = pos[keep[k]];
+        len = n;
     }
+    for (int i = 0; i <= t; i++) kind[i] = d->rerun ? (t - i < cap ? SLOT_RECOMPUTED : SLOT_EVICTED) : SLOT_EVICTED;
+    for (int k = 0; k < len && !d->rerun; k++)
+        kind[pos[k]] = d->takes_sinks && pos[k] < pol.n_sink ? SLOT_SINK : SLOT_KEPT;
 }
 // END: policy_slots
 

@@ -12,8 +12,9 @@ Rgb slot_colour(SlotKind k);
 const char *slot_name(SlotKind k);
 
 // What the policy holds for each of the tokens 0..t once token t has arrived: kind[t + 1].
-// cap: the cache's slots (dense ignores it); n_sink: the sinks S of POLICY_SINKS, which keeps
-// S + (cap - S). Recompute holds no cache: its last cap tokens are run again at every step.
+// cap: the cache's slots (dense ignores it); n_sink: the sinks S of a policy that takes them,
+// which keeps S + (cap - S) (strided drawn with stride 2). Recompute holds no cache: its last
+// cap tokens are run again at every step.
 void policy_slots(SlotKind *kind, PolicyKind p, int t, int cap, int n_sink);
 
 // One row: n boxes cell x cell, gap pixels apart, from (x, y); box `current` (the token that
