@@ -96,6 +96,7 @@ help:
 	@echo "make install      the binary, man page and completion under PREFIX=$(PREFIX) (DESTDIR too)"
 	@echo "make clean        remove build/, build-san/ and build-fuzz/ (clean-test-log: only the test log)"
 	@echo "make formation    chapter 15: sinks forming while 1-3 layer models train (formation-quick: 400 steps)"
+	@echo "make formation-text chapter 15: a 2-layer byte model on War and Peace (formation-text-quick: 400 steps)"
 	@echo "make interventions chapter 16's variants and their streaming table (interventions-quick: shorter)"
 	@echo "make help         this list"
 	@echo "variables: MODEL=$(MODEL) SHARED=$(SHARED) THREADS=$(THREADS) BUILD=$(BUILD) PREFIX=$(PREFIX)"
@@ -388,12 +389,16 @@ streameval: $(CLI) $(MODEL)
 # (`sinks train`, tools/formation.sh): CSV and values into data/results/formation/, pictures
 # into chapters/15-formation/. formation-quick: 400 steps instead of 3000. interventions:
 # chapter 16's variants (softmax1, sigmoid, SGD, sink token) and their streaming table.
-.PHONY: formation formation-quick interventions interventions-quick
+.PHONY: formation formation-quick interventions interventions-quick formation-text formation-text-quick
 FORMATION_OUT ?= $(BUILD)/formation
 formation: $(CLI)
 	SINKS=$(SINKS_BIN) OUT=$(FORMATION_OUT) PART=formation nice -n 10 tools/formation.sh
 formation-quick: $(CLI)
 	SINKS=$(SINKS_BIN) OUT=$(FORMATION_OUT) PART=formation QUICK=1 nice -n 10 tools/formation.sh
+formation-text: $(CLI)
+	SINKS=$(SINKS_BIN) OUT=$(FORMATION_OUT) PART=text TEXT=$(TEXT) nice -n 10 tools/formation.sh
+formation-text-quick: $(CLI)
+	SINKS=$(SINKS_BIN) OUT=$(FORMATION_OUT) PART=text TEXT=$(TEXT) QUICK=1 nice -n 10 tools/formation.sh
 interventions: $(CLI)
 	SINKS=$(SINKS_BIN) OUT=$(FORMATION_OUT) PART=interventions nice -n 10 tools/formation.sh
 interventions-quick: $(CLI)
