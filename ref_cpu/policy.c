@@ -15,8 +15,6 @@ int policy_keep_sinks_and_recent(int *keep, const long *pos, int len, const Poli
 }
 // END: evict
 
-int policy_keep_strided(int *keep, const long *pos, int len, const Policy *p); // policy_strided.c
-
 // ANCHOR: policy_table
 static const PolicyDef POLICIES[POLICY_COUNT] = {
     //                name        summary                                             sinks bounded rerun lazy evict

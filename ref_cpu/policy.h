@@ -11,7 +11,7 @@
 //
 // A policy is a row of the table in policy.c: its name, what it takes, and an `evict` function
 // that says which slots survive after a block. Adding one is a file with its evict function
-// and a row (policy_strided.c is the example).
+// (declared below) and a row (policy_strided.c is the example).
 #ifndef POLICY_H
 #define POLICY_H
 
@@ -76,5 +76,7 @@ void policy_sizes(const Policy *p, int max_tokens, int *slots, int *block);
 // The evict functions of the paper's policies, for tests and exercises: keep the first S slots
 // and the last W (S = 0 for window).
 int policy_keep_sinks_and_recent(int *keep, const long *pos, int len, const Policy *p);
+// Sinks + stride (policy_strided.c).
+int policy_keep_strided(int *keep, const long *pos, int len, const Policy *p);
 
 #endif

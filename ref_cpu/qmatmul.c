@@ -299,23 +299,30 @@ static inline __attribute__((always_inline)) void dot_q8_0_avx2(float *out, cons
                                                                 size_t xs, int nb, const int NT) {
     dot_d32_avx2(out, row, xq, xs, nb, NT, 0);
 }
+
+// A tile of nt <= 4 tokens: the 4-token kernel when it is full, else one token at a time (NT
+// stays a constant at every call, so each inlines to its own loop).
+#define QMAT_TILE(name, dot)                                                                                 \
+    static inline __attribute__((always_inline)) void name(float *out, const uint8_t *row, const Q8Block *xq, \
+                                                           size_t xs, int nb, int nt) {                       \
+        if (nt == 4) dot(out, row, xq, xs, nb, 4);                                                            \
+        else for (int t = 0; t < nt; t++) dot(out + t, row, xq + t * xs, xs, nb, 1);                          \
+    }
+QMAT_TILE(tile_q4_0, dot_q4_0_avx2)
+QMAT_TILE(tile_q4_1, dot_q4_1_avx2)
+QMAT_TILE(tile_q8_0, dot_q8_0_avx2)
+#undef QMAT_TILE
 #endif
 
 void qdot_q8(float *out, const uint8_t *row, uint32_t type, const Q8Block *xq, size_t x_stride, int n, int nt) {
 #ifdef QMAT_AVX2
     int nb = n / 32;
-#define QDOT_NT(fn) \
-    do { \
-        if (nt == 4) fn(out, row, xq, x_stride, nb, 4); \
-        else for (int t = 0; t < nt; t++) fn(out + t, row, xq + t * x_stride, x_stride, nb, 1); \
-    } while (0)
     switch (type) {
-    case GGML_Q4_0: QDOT_NT(dot_q4_0_avx2); return;
-    case GGML_Q4_1: QDOT_NT(dot_q4_1_avx2); return;
-    case GGML_Q8_0: QDOT_NT(dot_q8_0_avx2); return;
+    case GGML_Q4_0: tile_q4_0(out, row, xq, x_stride, nb, nt); return;
+    case GGML_Q4_1: tile_q4_1(out, row, xq, x_stride, nb, nt); return;
+    case GGML_Q8_0: tile_q8_0(out, row, xq, x_stride, nb, nt); return;
     default: break;
     }
-#undef QDOT_NT
 #endif
     qdot_q8_portable(out, row, type, xq, x_stride, n, nt);
 }
@@ -354,11 +361,9 @@ void qmatmul_f32_forward(float *out, const float *in, QMat w, const float *bias,
     }
 QMAT_ROWS(rows_any, qdot_q8(r, row, type, x, nb, (int)nb * 32, nt))
 #ifdef QMAT_AVX2
-#define QMAT_NT(fn) (nt == 4 ? fn(r, row, x, nb, (int)nb, 4) : (void)({ for (int k = 0; k < nt; k++) fn(r + k, row, x + k * nb, nb, (int)nb, 1); }))
-QMAT_ROWS(rows_q4_1, QMAT_NT(dot_q4_1_avx2))
-QMAT_ROWS(rows_q4_0, QMAT_NT(dot_q4_0_avx2))
-QMAT_ROWS(rows_q8_0, QMAT_NT(dot_q8_0_avx2))
-#undef QMAT_NT
+QMAT_ROWS(rows_q4_1, tile_q4_1(r, row, x, nb, (int)nb, nt))
+QMAT_ROWS(rows_q4_0, tile_q4_0(r, row, x, nb, (int)nb, nt))
+QMAT_ROWS(rows_q8_0, tile_q8_0(r, row, x, nb, (int)nb, nt))
 #endif
 
 void qmatmul_forward(float *out, const float *in, QMat w, const float *bias, Q8Block *xq, int T, int I, int O) {

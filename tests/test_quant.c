@@ -322,28 +322,8 @@ END_TEST
 // greedy token must agree at every position.
 START_TEST(native_close_to_hf) {
     Model m = load_kind(smollm2(), WEIGHTS_NATIVE);
-    cJSON *j = read_json(fixture_path("smollm2_logits.json"));
-    cJSON *jids = cJSON_GetObjectItem(j, "ids"), *jpos = cJSON_GetObjectItem(j, "positions");
-    int T = cJSON_GetArraySize(jids), P = cJSON_GetArraySize(jpos), V = m.cfg.vocab_size;
-    int *ids = malloc(T * sizeof(int));
-    for (int i = 0; i < T; i++) ids[i] = cJSON_GetArrayItem(jids, i)->valueint;
-    size_t n;
-    float *ref = read_f32(fixture_path("smollm2_logits.f32"), &n);
-    ck_assert_uint_eq(n, (size_t)P * V);
-    float *out = forward_all(&m, ids, T, 64);
-    double worst = 0;
-    for (int p = 0; p < P; p++) {
-        int pos = cJSON_GetArrayItem(jpos, p)->valueint;
-        double d = 0;
-        for (int v = 0; v < V; v++) d = fmax(d, fabs(out[(size_t)pos * V + v] - ref[(size_t)p * V + v]));
-        printf("native vs HF: position %3d max |logit diff| = %.3f\n", pos, d);
-        fflush(stdout);
-        worst = fmax(worst, d);
-        ck_assert_int_eq(argmax(out + (size_t)pos * V, V), argmax(ref + (size_t)p * V, V));
-    }
+    double worst = smollm2_vs_hf(&m, "native vs HF");
     ck_assert_msg(worst <= 3.0, "native: max |logit - HF| %.3f > 3.0", worst);
-    free(ids), free(ref), free(out);
-    cJSON_Delete(j);
     model_free(&m);
 }
 END_TEST

@@ -212,6 +212,34 @@ START_TEST(loss_curve_is_reproducible) {
 }
 END_TEST
 
+// log p(v) from logits z[V], in double precision.
+static double logprob(const float *z, int V, int v) {
+    double max = z[0], sum = 0;
+    for (int i = 1; i < V; i++) max = z[i] > max ? z[i] : max;
+    for (int i = 0; i < V; i++) sum += exp(z[i] - max);
+    return z[v] - max - log(sum);
+}
+
+// Writes m as a checkpoint into a new directory made from dir (a mkdtemp template) and loads it
+// back through the inference loader.
+static Model checkpoint_roundtrip(const TrainModel *m, char *dir) {
+    Error err = {{0}};
+    ck_assert(mkdtemp(dir) != NULL);
+    ck_assert_msg(checkpoint_write(m, dir, -1, &err) == 0, "%s", err.msg);
+    Model hf;
+    ck_assert_msg(model_load_hf(&hf, dir, &err) == 0, "%s", err.msg);
+    return hf;
+}
+
+static void checkpoint_remove(const char *dir) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 // The checkpoint through the inference code (load_hf.c, llama.c with its own RMSNorm, rotary
 // and attention, in float32) gives the training forward's log-probabilities. The training
 // weights are first rounded to float so the only difference is float arithmetic: ~1e-6 on
@@ -227,10 +255,7 @@ START_TEST(checkpoint_runs_in_inference_forward) {
     for (int t = 0; t < 9; t++) targets[t] = -1;
     train_forward(&m, tokens, targets, 1, 9);
     char dir[] = "/tmp/sinks_train_ckpt_XXXXXX";
-    ck_assert(mkdtemp(dir) != NULL);
-    ck_assert_msg(checkpoint_write(&m, dir, -1, &err) == 0, "%s", err.msg);
-    Model hf;
-    ck_assert_msg(model_load_hf(&hf, dir, &err) == 0, "%s", err.msg);
+    Model hf = checkpoint_roundtrip(&m, dir);
     ck_assert(hf.cfg.rope_style == ROPE_HALF && hf.cfg.tied_head && hf.cfg.ctx_len == 9);
     KVCache kv;
     RunState s;
@@ -239,15 +264,9 @@ START_TEST(checkpoint_runs_in_inference_forward) {
     float logits[9 * 13];
     ck_assert_msg(model_forward(logits, &hf, &kv, &s, tokens, 9, 1, &err) == 0, "%s", err.msg);
     double worst = 0;
-    for (int t = 0; t < 9; t++) {
-        double max = logits[t * 13], sum = 0;
-        for (int v = 0; v < 13; v++) max = logits[t * 13 + v] > max ? logits[t * 13 + v] : max;
-        for (int v = 0; v < 13; v++) sum += exp(logits[t * 13 + v] - max);
-        for (int v = 0; v < 13; v++) {
-            double lp = logits[t * 13 + v] - max - log(sum), ref = log(m.a.probs[t * 13 + v]);
-            worst = fmax(worst, fabs(lp - ref));
-        }
-    }
+    for (int t = 0; t < 9; t++)
+        for (int v = 0; v < 13; v++)
+            worst = fmax(worst, fabs(logprob(logits + t * 13, 13, v) - log(m.a.probs[t * 13 + v])));
     ck_assert_msg(worst < 1e-4, "log-probabilities differ by %g", worst);
     // and the round trip back into a TrainModel gives the same weights
     TrainModel back;
@@ -259,12 +278,7 @@ START_TEST(checkpoint_runs_in_inference_forward) {
     runstate_free(&s);
     kvcache_free(&kv);
     model_free(&hf);
-    char path[256];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    unlink(path);
-    rmdir(dir);
+    checkpoint_remove(dir);
     train_free(&m);
 }
 END_TEST
@@ -281,10 +295,7 @@ START_TEST(stream_equals_inference_stream) {
     randomize(&m, 8);
     for (size_t i = 0; i < m.n_params; i++) m.params[i] = (float)m.params[i];
     char dir[] = "/tmp/sinks_train_stream_XXXXXX";
-    ck_assert(mkdtemp(dir) != NULL);
-    ck_assert_msg(checkpoint_write(&m, dir, -1, &err) == 0, "%s", err.msg);
-    Model hf;
-    ck_assert_msg(model_load_hf(&hf, dir, &err) == 0, "%s", err.msg);
+    Model hf = checkpoint_roundtrip(&m, dir);
     enum { N = 40 };
     int toks[N];
     Rng r;
@@ -300,24 +311,14 @@ START_TEST(stream_equals_inference_stream) {
         ck_assert_msg(stream_init(&st, &hf, &p, N, &err) == 0, "%s", err.msg);
         float *logits = malloc((size_t)N * 13 * sizeof(float));
         ck_assert_msg(stream_feed(&st, toks, N, logits, 1, &err) == 0, "%s", err.msg);
-        for (int i = 0; i + 1 < N; i++) {
-            const float *z = logits + (size_t)i * 13;
-            double max = z[0], sum = 0;
-            for (int v = 1; v < 13; v++) max = z[v] > max ? z[v] : max;
-            for (int v = 0; v < 13; v++) sum += exp(z[v] - max);
-            worst = fmax(worst, fabs(-(z[toks[i + 1]] - max - log(sum)) - ours[i]));
-        }
+        for (int i = 0; i + 1 < N; i++)
+            worst = fmax(worst, fabs(-logprob(logits + (size_t)i * 13, 13, toks[i + 1]) - ours[i]));
         ck_assert_msg(worst < 1e-4, "case %d (%d+%d): token losses differ by %g", ci, cases[ci].S, cases[ci].W, worst);
         free(logits);
         stream_free(&st);
     }
     model_free(&hf);
-    char path[256];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    unlink(path);
-    rmdir(dir);
+    checkpoint_remove(dir);
     train_free(&m);
 }
 END_TEST

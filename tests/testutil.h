@@ -112,11 +112,30 @@ static inline double max_abs_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
-static inline int argmax_f(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
+// SmolLM2 against the Hugging Face fixture (tests/fixtures/smollm2_logits.*: logits at a few
+// positions of a prompt, from the same dequantised weights): runs m over the prompt, asserts the
+// top token agrees at every position, prints each position's largest |logit - HF| under `label`
+// and returns the largest of them.
+static inline double smollm2_vs_hf(const Model *m, const char *label) {
+    cJSON *j = read_json(fixture_path("smollm2_logits.json"));
+    int T, P, V = m->cfg.vocab_size;
+    int *ids = json_ints(cJSON_GetObjectItem(j, "ids"), &T);
+    int *pos = json_ints(cJSON_GetObjectItem(j, "positions"), &P);
+    size_t n;
+    float *ref = read_f32(fixture_path("smollm2_logits.f32"), &n);
+    ck_assert_uint_eq(n, (size_t)P * V);
+    float *out = forward_all(m, ids, T, 64);
+    double worst = 0;
+    for (int p = 0; p < P; p++) {
+        double d = max_abs_diff(out + (size_t)pos[p] * V, ref + (size_t)p * V, V);
+        printf("%s: position %3d max |logit - HF| = %.3e\n", label, pos[p], d);
+        fflush(stdout);
+        worst = d > worst ? d : worst;
+        ck_assert_int_eq(argmax(out + (size_t)pos[p] * V, V), argmax(ref + (size_t)p * V, V));
+    }
+    free(out), free(ref), free(ids), free(pos);
+    cJSON_Delete(j);
+    return worst;
 }
 
 // Runs a shell command and returns everything it printed (malloc'ed); *status as pclose gives it.
