@@ -68,6 +68,8 @@ help:
 	@echo "make bench        prefill/decode speed and the memory-bandwidth floor on the default model"
 	@echo "make peer         build llama.cpp's llama-bench from the llama-cpp-python sdist, into $(PEER_DIR)"
 	@echo "make bench-peer   llama-bench and sinks bench interleaved, same file and threads: data/results/peer.md"
+	@echo "make bench-peer-kquant  the same on a Q4_K_M file made with llama-quantize: data/results/peer_q4_k_m.md"
+	@echo "make bench-peer-busy    the same at 2 threads beside a busy loop, and with OMP_WAIT_POLICY=passive"
 	@echo "make native-vs-fp32 per-token NLL of --weights native vs fp32 on War and Peace (2K tokens)"
 	@echo "make figures      draw every picture of the book (PNG, into chapters/)"
 	@echo "make ch04         run chapter 4's program (ARGS=\"--steps 100\" passes options; THREADS too)"
@@ -271,7 +273,7 @@ bench: $(CLI) $(MODEL)
 
 # ---- the peer: llama.cpp on the same file (benchmarks, not tests) ----------------------------
 PEER_DIR ?= $(MODEL_DIR)/peer
-.PHONY: peer bench-peer native-vs-fp32
+.PHONY: peer bench-peer bench-peer-kquant bench-peer-busy native-vs-fp32
 # llama-bench from the llama-cpp-python source distribution on PyPI (vendor/llama.cpp), built
 # with CMake outside the repository: CPU, native, Release, no CURL.
 peer:
@@ -280,6 +282,26 @@ peer:
 # Interleaved rounds of llama-bench and sinks bench, pp512 and tg128 at 1 and 2 threads.
 bench-peer: $(CLI) $(MODEL) peer
 	SINKS=$(SINKS_BIN) PEER=$(PEER_DIR)/llama-bench MODEL=$(MODEL) tools/bench_peer.sh
+
+# The same race on a Q4_K_M file (Q5_0, Q8_0, Q4_K and Q6_K blocks: SmolLM2's 576-wide rows
+# cannot hold K blocks, so llama-quantize falls back to Q5_0 for them), made from $(MODEL) with
+# llama-quantize --allow-requantize: a speed test of the other block formats, not a better model.
+KQUANT_MODEL ?= $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_K_M.gguf
+$(KQUANT_MODEL): | $(MODEL) peer
+	$(PEER_DIR)/llama-quantize --allow-requantize $(MODEL) $@ Q4_K_M > $@.log 2>&1 || { tail -3 $@.log; rm -f $@; exit 1; }
+
+bench-peer-kquant: $(CLI) $(KQUANT_MODEL)
+	SINKS=$(SINKS_BIN) PEER=$(PEER_DIR)/llama-bench MODEL=$(KQUANT_MODEL) OUT=data/results/peer_q4_k_m.md \
+	    RAW=out/peer_q4_k_m_raw.txt CMD="make bench-peer-kquant" tools/bench_peer.sh
+
+# The race at 2 threads on a busy machine (HOG=1: a busy loop beside both programs), with
+# libgomp's default wait policy and with OMP_WAIT_POLICY=passive, and passive on a quiet machine.
+PEER_RACE = SINKS=$(SINKS_BIN) PEER=$(PEER_DIR)/llama-bench MODEL=$(MODEL) THREADS=2 CMD="make bench-peer-busy"
+bench-peer-busy: $(CLI) $(MODEL) peer
+	$(PEER_RACE) HOG=1 OUT=data/results/peer_busy.md RAW=out/peer_busy_raw.txt tools/bench_peer.sh
+	$(PEER_RACE) HOG=1 OMP_WAIT_POLICY=passive OUT=data/results/peer_busy_passive.md RAW=out/peer_busy_passive_raw.txt \
+	    tools/bench_peer.sh
+	$(PEER_RACE) OMP_WAIT_POLICY=passive OUT=data/results/peer_passive.md RAW=out/peer_passive_raw.txt tools/bench_peer.sh
 
 # --weights native against fp32: per-token NLL on War and Peace, and the limits they agree within.
 native-vs-fp32: $(CLI) $(MODEL)

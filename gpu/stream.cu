@@ -116,7 +116,7 @@ static int cuda_forward(void *dev, float *logits, const int *tokens, int T, int 
         return err_set(err, "KV cache full: %d cached + %d new tokens > %d slots", g->len, T, g->run.capacity);
     for (int t0 = 0; t0 < T; t0 += max_T) {
         int n = T - t0 < max_T ? T - t0 : max_T;
-        int want = all ? GPU_LOGITS_ALL : (t0 + n == T ? GPU_LOGITS_LAST : GPU_LOGITS_NONE);
+        int want = all ? GPU_LOGITS_ALL : (logits && t0 + n == T ? GPU_LOGITS_LAST : GPU_LOGITS_NONE);
         if (run_block(g, tokens + t0, n, want, view, all ? logits + (size_t)t0 * V : logits, err)) return -1;
     }
     return 0;

@@ -86,7 +86,7 @@ int model_forward(float *logits, const Model *m, KVCache *c, RunState *s, const 
         if (all_logits)
             forward_block(logits + (size_t)t0 * m->cfg.vocab_size, m, c, s, tokens + t0, n, LOGITS_ALL);
         else
-            forward_block(logits, m, c, s, tokens + t0, n, t0 + n == T ? LOGITS_LAST : LOGITS_NONE);
+            forward_block(logits, m, c, s, tokens + t0, n, logits && t0 + n == T ? LOGITS_LAST : LOGITS_NONE);
     }
     return 0;
 }

@@ -35,7 +35,8 @@ void runstate_free(RunState *s);
 
 // Runs tokens[T] through the model, appending them to the cache (which must have room for
 // them: eviction is the caller's policy). Writes logits[T, V] if all_logits, else logits[V]
-// for the last token only. Fails on out-of-range tokens or a full cache.
+// for the last token only (none when logits is NULL). Fails on out-of-range tokens or a full
+// cache.
 int model_forward(float *logits, const Model *m, KVCache *c, RunState *s, const int *tokens, int T,
                   int all_logits, Error *err);
 

@@ -22,9 +22,9 @@ static inline float f16(const uint8_t *p) {
 }
 
 int qmat_supported(uint32_t type, int n) {
-    int bs = type == GGML_Q4_0 || type == GGML_Q4_1 || type == GGML_Q8_0 ? 32
-             : type == GGML_Q4_K || type == GGML_Q6_K                    ? 256
-                                                                          : 0;
+    int bs = type == GGML_Q4_0 || type == GGML_Q4_1 || type == GGML_Q5_0 || type == GGML_Q5_1 || type == GGML_Q8_0 ? 32
+             : type == GGML_Q4_K || type == GGML_Q6_K                                                            ? 256
+                                                                                                                 : 0;
     return bs > 0 && n > 0 && n % bs == 0;
 }
 
@@ -147,6 +147,27 @@ static void dot_q4_0_c(float *out, const uint8_t *row, const Q8Block *xq, size_t
     for (int t = 0; t < nt; t++) out[t] = acc[t];
 }
 
+// Q5_0 / Q5_1: Q4_0 / Q4_1 with a fifth bit per weight (bit j of the word at h for element j).
+// q51 (Q5_1: w = q*d + m) or not (Q5_0: w = (q - 16) * d) is fixed at each call.
+static void dot_q5_c(float *out, const uint8_t *row, const Q8Block *xq, size_t xs, int nb, int nt, int q51) {
+    float acc[4] = {0, 0, 0, 0};
+    for (int b = 0; b < nb; b++, row += q51 ? 24 : 22) {
+        const uint8_t *h = row + (q51 ? 4 : 2), *qs = h + 4;
+        uint32_t hi = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        int8_t q[32];
+        for (int j = 0; j < 16; j++) {
+            q[j] = (int8_t)(((qs[j] & 0xF) | ((hi >> j) & 1) << 4) - (q51 ? 0 : 16));
+            q[j + 16] = (int8_t)(((qs[j] >> 4) | ((hi >> (j + 16)) & 1) << 4) - (q51 ? 0 : 16));
+        }
+        float d = f16(row), m = q51 ? f16(row + 2) : 0.0f;
+        for (int t = 0; t < nt; t++) {
+            const Q8Block *x = xq + t * xs + b;
+            acc[t] += d * x->d * (float)isum32(q, x->q) + (q51 ? m * x->s : 0.0f);
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = acc[t];
+}
+
 static void dot_q8_0_c(float *out, const uint8_t *row, const Q8Block *xq, size_t xs, int nb, int nt) {
     float acc[4] = {0, 0, 0, 0};
     for (int b = 0; b < nb; b++, row += 34) {
@@ -212,6 +233,8 @@ void qdot_q8_portable(float *out, const uint8_t *row, uint32_t type, const Q8Blo
     switch (type) {
     case GGML_Q4_0: dot_q4_0_c(out, row, xq, x_stride, nb, nt); return;
     case GGML_Q4_1: dot_q4_1_c(out, row, xq, x_stride, nb, nt); return;
+    case GGML_Q5_0: dot_q5_c(out, row, xq, x_stride, nb, nt, 0); return;
+    case GGML_Q5_1: dot_q5_c(out, row, xq, x_stride, nb, nt, 1); return;
     case GGML_Q8_0: dot_q8_0_c(out, row, xq, x_stride, nb, nt); return;
     case GGML_Q4_K: dot_q4_k_c(out, row, xq, x_stride, nb, nt); return;
     case GGML_Q6_K: dot_q6_k_c(out, row, xq, x_stride, nb, nt); return;
@@ -219,7 +242,7 @@ void qdot_q8_portable(float *out, const uint8_t *row, uint32_t type, const Q8Blo
     }
 }
 
-// ---- AVX2: the 32-element formats, where the default model's weights are -----------------------
+// ---- AVX2: every format (the default model's Q4_1 and Q8_0; Q5_0, Q4_K and Q6_K of *_K_M files) ----
 #ifdef QMAT_AVX2
 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -235,29 +258,46 @@ static inline __m256i nibbles32(const uint8_t *p) {
     return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
+// 32 bytes, 0xFF where bit j of the little-endian word at p is set (byte j), else 0: each byte
+// gets the word's byte j / 8, and the mask keeps every bit but j % 8.
+static inline __m256i bits32(const uint8_t *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w),
+                                    _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+}
+
 // 8 int32 partial sums of 32 int8 x int8 products, as floats. maddubs wants one unsigned
 // operand: |w| and x with w's sign moved onto it (the products are unchanged).
 static inline __m256 dot_s8(__m256i w, __m256i x) {
     __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
-// The same with unsigned w (0..15): no sign trick needed.
+// The same with unsigned w (0..31): no sign trick needed.
 static inline __m256 dot_u4(__m256i w, __m256i x) {
     __m256i p16 = _mm256_maddubs_epi16(w, x);
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
 // ANCHOR: qdot_q4_1_avx2
-// NT is a constant at each call (4 or 1), so acc[] lives in registers; the weight block is
-// unpacked once and applied to NT tokens.
-static inline __attribute__((always_inline)) void dot_q4_1_avx2(float *out, const uint8_t *row, const Q8Block *xq,
-                                                                size_t xs, int nb, const int NT) {
+// The formats w = q * d + m with q unsigned: Q4_1, and the 5-bit ones (their fifth bits or'ed
+// in as 16; Q5_0's (q - 16) * d is q * d + m with m = -16 d, so it takes this path instead of
+// signed bytes). `type` and NT (4 or 1) are constants at each call, so each inlines to its own
+// loop with acc[] in registers; the weight block is unpacked once and applied to NT tokens.
+static inline __attribute__((always_inline)) void dot_offset_avx2(float *out, const uint8_t *row, const Q8Block *xq,
+                                                                  size_t xs, int nb, const int NT, const uint32_t type) {
+    const int q5 = type != GGML_Q4_1, has_m = type != GGML_Q5_0;
+    const size_t bytes = type == GGML_Q4_1 ? 20 : type == GGML_Q5_1 ? 24 : 22;
     __m256 acc[4];
     float mins[4] = {0, 0, 0, 0};
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++, row += 20) {
-        __m256i w = nibbles32(row + 4);
-        float d = f16(row), m = f16(row + 2);
+    for (int b = 0; b < nb; b++, row += bytes) {
+        const uint8_t *qs = row + (has_m ? 4 : 2) + (q5 ? 4 : 0); // the 16 bytes of nibbles
+        __m256i w = nibbles32(qs);
+        if (q5) w = _mm256_or_si256(w, _mm256_and_si256(bits32(qs - 4), _mm256_set1_epi8(16)));
+        float d = f16(row), m = has_m ? f16(row + 2) : -16.0f * d;
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const Q8Block *x = xq + t * xs + b;
@@ -269,6 +309,21 @@ static inline __attribute__((always_inline)) void dot_q4_1_avx2(float *out, cons
     for (int t = 0; t < NT; t++) out[t] = hsum8(acc[t]) + mins[t];
 }
 // END: qdot_q4_1_avx2
+
+static inline __attribute__((always_inline)) void dot_q4_1_avx2(float *out, const uint8_t *row, const Q8Block *xq,
+                                                                size_t xs, int nb, const int NT) {
+    dot_offset_avx2(out, row, xq, xs, nb, NT, GGML_Q4_1);
+}
+
+static inline __attribute__((always_inline)) void dot_q5_0_avx2(float *out, const uint8_t *row, const Q8Block *xq,
+                                                                size_t xs, int nb, const int NT) {
+    dot_offset_avx2(out, row, xq, xs, nb, NT, GGML_Q5_0);
+}
+
+static inline __attribute__((always_inline)) void dot_q5_1_avx2(float *out, const uint8_t *row, const Q8Block *xq,
+                                                                size_t xs, int nb, const int NT) {
+    dot_offset_avx2(out, row, xq, xs, nb, NT, GGML_Q5_1);
+}
 
 // Q4_0 and Q8_0 differ only in how 32 weights become 32 signed bytes (nibbles - 8, or as
 // stored) and in the block size; `q4` is a constant at each call, so each inlines to its own loop.
@@ -300,6 +355,85 @@ static inline __attribute__((always_inline)) void dot_q8_0_avx2(float *out, cons
     dot_d32_avx2(out, row, xq, xs, nb, NT, 0);
 }
 
+// Q4_K: a 144-byte block holds 8 sub-blocks of 32 (one Q8Block each), w = d*sc*q - dmin*m with
+// a 6-bit sc and m per sub-block. Bytes 32j..32j+31 of qs carry sub-block 2j in their low nibbles
+// and 2j + 1 in their high ones: one load feeds two sub-blocks. The min term, as Q4_1's, is
+// m * (d_x * sum q_x), one float per sub-block.
+static inline __attribute__((always_inline)) void dot_q4_k_avx2(float *out, const uint8_t *row, const Q8Block *xq,
+                                                                size_t xs, int nb, const int NT) {
+    __m256 acc[4];
+    float mins[4] = {0, 0, 0, 0};
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < nb / 8; b++, row += 144) {
+        // q4k_scale_min for all 8 sub-blocks at once, four bytes per word operation: w0..w2 are
+        // the 12 scale bytes; the low 6 bits of w0 (w1) are scales (mins) 0-3, and 4-7 take 4
+        // bits from w2 and their top 2 from the spare bits of w0 (w1)
+        uint32_t w0, w1, w2, sm[4];
+        memcpy(&w0, row + 4, 4), memcpy(&w1, row + 8, 4), memcpy(&w2, row + 12, 4);
+        sm[0] = w0 & 0x3f3f3f3f, sm[1] = (w2 & 0x0f0f0f0f) | ((w0 >> 6) & 0x03030303) << 4; // scales 0-7
+        sm[2] = w1 & 0x3f3f3f3f, sm[3] = ((w2 >> 4) & 0x0f0f0f0f) | ((w1 >> 6) & 0x03030303) << 4; // mins 0-7
+        __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(f16(row)),
+                                   _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sm))));
+        __m256 dm = _mm256_mul_ps(_mm256_set1_ps(f16(row + 2)),
+                                  _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sm + 2)))));
+        float sc[8], m[8]; // d * scale and dmin * min of each sub-block
+        _mm256_storeu_ps(sc, dsc), _mm256_storeu_ps(m, dm);
+        for (int j = 0; j < 4; j++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(row + 16 + 32 * j));
+            __m256i w[2] = {_mm256_and_si256(qs, low4), _mm256_and_si256(_mm256_srli_epi16(qs, 4), low4)};
+            for (int h = 0; h < 2; h++) {
+                int k = 2 * j + h;
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++) {
+                    const Q8Block *x = xq + t * xs + 8 * b + k;
+                    __m256 p = dot_u4(w[h], _mm256_loadu_si256((const __m256i *)x->q));
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(sc[k] * x->d), p, acc[t]);
+                    mins[t] += m[k] * x->s;
+                }
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) out[t] = hsum8(acc[t]) - mins[t];
+}
+
+// Q6_K: a 210-byte block, two halves of 128; run k (0..3) of a half takes 4 bits from ql (low or
+// high nibbles of its first or second 32 bytes) and 2 from qh (bits 2k, 2k + 1), minus 32, with
+// one int8 scale per 16 elements. The scales go into the integer sum (madd with a vector of
+// them instead of ones), so a run's sum sc0 * s0 + sc1 * s1 is exact, as in the portable code.
+static inline __attribute__((always_inline)) void dot_q6_k_avx2(float *out, const uint8_t *row, const Q8Block *xq,
+                                                                size_t xs, int nb, const int NT) {
+    __m256 acc[4];
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03), bias = _mm256_set1_epi8(32);
+    for (int b = 0; b < nb / 8; b++, row += 210) {
+        float d = f16(row + 208);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = row + 64 * h, *qh = row + 128 + 32 * h;
+            const int8_t *sc = (const int8_t *)(row + 192 + 8 * h);
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            for (int k = 0; k < 4; k++) {
+                __m256i lo = k % 2 ? l1 : l0;
+                lo = _mm256_and_si256(k < 2 ? lo : _mm256_srli_epi16(lo, 4), low4);
+                __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), low2), 4);
+                __m256i w = _mm256_sub_epi8(_mm256_or_si256(lo, hi), bias); // -32..31
+                // elements 0-15 land in the low 128 bits of the 16-bit pair sums, 16-31 in the high
+                __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++) {
+                    const Q8Block *x = xq + t * xs + 8 * b + 4 * h + k;
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)x->q);
+                    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w));
+                    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, scales));
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x->d), p, acc[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) out[t] = hsum8(acc[t]);
+}
+
 // A tile of nt <= 4 tokens: the 4-token kernel when it is full, else one token at a time (NT
 // stays a constant at every call, so each inlines to its own loop).
 #define QMAT_TILE(name, dot)                                                                                 \
@@ -311,6 +445,10 @@ static inline __attribute__((always_inline)) void dot_q8_0_avx2(float *out, cons
 QMAT_TILE(tile_q4_0, dot_q4_0_avx2)
 QMAT_TILE(tile_q4_1, dot_q4_1_avx2)
 QMAT_TILE(tile_q8_0, dot_q8_0_avx2)
+QMAT_TILE(tile_q5_0, dot_q5_0_avx2)
+QMAT_TILE(tile_q5_1, dot_q5_1_avx2)
+QMAT_TILE(tile_q4_k, dot_q4_k_avx2)
+QMAT_TILE(tile_q6_k, dot_q6_k_avx2)
 #undef QMAT_TILE
 #endif
 
@@ -321,6 +459,10 @@ void qdot_q8(float *out, const uint8_t *row, uint32_t type, const Q8Block *xq, s
     case GGML_Q4_0: tile_q4_0(out, row, xq, x_stride, nb, nt); return;
     case GGML_Q4_1: tile_q4_1(out, row, xq, x_stride, nb, nt); return;
     case GGML_Q8_0: tile_q8_0(out, row, xq, x_stride, nb, nt); return;
+    case GGML_Q5_0: tile_q5_0(out, row, xq, x_stride, nb, nt); return;
+    case GGML_Q5_1: tile_q5_1(out, row, xq, x_stride, nb, nt); return;
+    case GGML_Q4_K: tile_q4_k(out, row, xq, x_stride, nb, nt); return;
+    case GGML_Q6_K: tile_q6_k(out, row, xq, x_stride, nb, nt); return;
     default: break;
     }
 #endif
@@ -364,6 +506,10 @@ QMAT_ROWS(rows_any, qdot_q8(r, row, type, x, nb, (int)nb * 32, nt))
 QMAT_ROWS(rows_q4_1, tile_q4_1(r, row, x, nb, (int)nb, nt))
 QMAT_ROWS(rows_q4_0, tile_q4_0(r, row, x, nb, (int)nb, nt))
 QMAT_ROWS(rows_q8_0, tile_q8_0(r, row, x, nb, (int)nb, nt))
+QMAT_ROWS(rows_q5_0, tile_q5_0(r, row, x, nb, (int)nb, nt))
+QMAT_ROWS(rows_q5_1, tile_q5_1(r, row, x, nb, (int)nb, nt))
+QMAT_ROWS(rows_q4_k, tile_q4_k(r, row, x, nb, (int)nb, nt))
+QMAT_ROWS(rows_q6_k, tile_q6_k(r, row, x, nb, (int)nb, nt))
 #endif
 
 void qmatmul_forward(float *out, const float *in, QMat w, const float *bias, Q8Block *xq, int T, int I, int O) {
@@ -376,13 +522,20 @@ void qmatmul_forward(float *out, const float *in, QMat w, const float *bias, Q8B
     if (w.type == GGML_Q4_1) rows = rows_q4_1;
     else if (w.type == GGML_Q4_0) rows = rows_q4_0;
     else if (w.type == GGML_Q8_0) rows = rows_q8_0;
+    else if (w.type == GGML_Q5_0) rows = rows_q5_0;
+    else if (w.type == GGML_Q5_1) rows = rows_q5_1;
+    else if (w.type == GGML_Q4_K) rows = rows_q4_k;
+    else if (w.type == GGML_Q6_K) rows = rows_q6_k;
 #endif
-    // Parallel over rows, split evenly as schedule(static) would
-#pragma omp parallel
-    {
-        int nth = omp_get_num_threads(), id = omp_get_thread_num();
-        int o0 = (int)((long)O * id / nth), o1 = (int)((long)O * (id + 1) / nth);
-        rows(out, w.data, rb, bias, xq, nb, w.type, T, O, o0, o1);
+    // Parallel over rows. A prefill hands out 8 chunks a thread as threads come free: a thread
+    // whose core is shared with other work does fewer chunks instead of the others waiting for
+    // its fixed share at the barrier (a fixed split cost a third of our 2-thread prefill beside
+    // one busy job). A decode step is too short for that to pay: one chunk a thread.
+    int n_chunks = (T >= 8 ? 8 : 1) * omp_get_max_threads(), chunk = (O + n_chunks - 1) / n_chunks;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < n_chunks; c++) {
+        int o0 = c * chunk, o1 = o0 + chunk < O ? o0 + chunk : O;
+        if (o0 < o1) rows(out, w.data, rb, bias, xq, nb, w.type, T, O, o0, o1);
     }
 }
 // END: qmatmul

@@ -1,7 +1,7 @@
 // qmatmul.h: matrix products with weights kept in their GGUF block format (--weights native).
 //
-// A quantized matrix is rows of blocks straight from the mapped file: Q4_0, Q4_1, Q8_0 (32
-// elements a block), Q4_K, Q6_K (256). Two products read it without ever making fp32 weights:
+// A quantized matrix is rows of blocks straight from the mapped file: Q4_0, Q4_1, Q5_0, Q5_1,
+// Q8_0 (32 elements a block), Q4_K, Q6_K (256). Two products read it without ever making fp32 weights:
 //   qmatmul_f32_forward: dequantise a block, dot it with the fp32 input. Simple; the reference.
 //   qmatmul_forward:     the input is first quantised to 8 bits per block of 32 (Q8Block, as
 //                        llama.cpp's Q8_1), so each block's dot is a sum of int8 x int8 products
@@ -18,7 +18,7 @@
 
 typedef struct {
     const uint8_t *data; // [rows, row_bytes] blocks of `type`; NULL: the matrix is fp32 instead
-    uint32_t type;       // GGMLType: Q4_0, Q4_1, Q8_0, Q4_K or Q6_K
+    uint32_t type;       // GGMLType: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K or Q6_K
 } QMat;
 
 // 32 activations as int8: x[i] ~ q[i] * d, with |x[i] - q[i] * d| <= d / 2; s = d * sum(q).

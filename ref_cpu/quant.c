@@ -6,17 +6,20 @@
 // Block layouts (little-endian, packed), as ggml defines them:
 //   Q4_0: f16 d, 16 bytes of nibbles         x = (q - 8) * d        32 elements, 18 bytes
 //   Q4_1: f16 d, f16 m, 16 bytes of nibbles  x = q * d + m          32 elements, 20 bytes
+//   Q5_0: f16 d, 4 bytes of 5th bits, 16 bytes of nibbles     x = (q - 16) * d   32, 22 bytes
+//   Q5_1: f16 d, f16 m, 4 bytes of 5th bits, 16 of nibbles    x = q * d + m      32, 24 bytes
 //   Q8_0: f16 d, 32 int8                     x = q * d              32 elements, 34 bytes
 //   Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles; 256 elements
 //   Q6_K: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d; 256 elements
 // In the 4-bit blocks element j (j < 16) is the low nibble of byte j and element j + 16 its
-// high nibble: the two halves of a block, not neighbours, share a byte.
+// high nibble: the two halves of a block, not neighbours, share a byte. In Q5_0/Q5_1 bit j of
+// the little-endian 32-bit word before the nibbles is element j's fifth (high) bit.
 // END: block_layouts
 
 int ggml_block_size(uint32_t type) {
     switch (type) {
     case GGML_F32: case GGML_F16: case GGML_BF16: return 1;
-    case GGML_Q4_0: case GGML_Q4_1: case GGML_Q8_0: return 32;
+    case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1: case GGML_Q8_0: return 32;
     case GGML_Q4_K: case GGML_Q6_K: return 256;
     default: return 0;
     }
@@ -28,6 +31,8 @@ size_t ggml_type_size(uint32_t type) {
     case GGML_F16: case GGML_BF16: return 2;
     case GGML_Q4_0: return 18;
     case GGML_Q4_1: return 20;
+    case GGML_Q5_0: return 22;
+    case GGML_Q5_1: return 24;
     case GGML_Q8_0: return 34;
     case GGML_Q4_K: return 144;
     case GGML_Q6_K: return 210;
@@ -42,6 +47,8 @@ const char *ggml_type_name(uint32_t type) {
     case GGML_BF16: return "BF16";
     case GGML_Q4_0: return "Q4_0";
     case GGML_Q4_1: return "Q4_1";
+    case GGML_Q5_0: return "Q5_0";
+    case GGML_Q5_1: return "Q5_1";
     case GGML_Q8_0: return "Q8_0";
     case GGML_Q4_K: return "Q4_K";
     case GGML_Q6_K: return "Q6_K";
@@ -71,17 +78,6 @@ float fp16_to_fp32(uint16_t h) {
 float bf16_to_fp32(uint16_t b) { return bits_to_f32((uint32_t)b << 16); }
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
-// 6-bit scale and min number j of a Q4_K block, packed in 12 bytes.
-void q4k_scale_min(int j, const uint8_t *s, uint8_t *sc, uint8_t *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (uint8_t)((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
-        *m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-    }
-}
 
 void dequantize(float *out, const void *src, uint32_t type, size_t n) {
     const uint8_t *p = src;
@@ -115,6 +111,21 @@ void dequantize(float *out, const void *src, uint32_t type, size_t n) {
         }
         return;
         // END: dequant_q4_1
+    case GGML_Q5_0:
+    case GGML_Q5_1: {
+        int q51 = type == GGML_Q5_1;
+        for (size_t b = 0; b < n / 32; b++, p += q51 ? 24 : 22, out += 32) {
+            float d = fp16_to_fp32(rd16(p)), m = q51 ? fp16_to_fp32(rd16(p + 2)) : 0.0f;
+            const uint8_t *hb = p + (q51 ? 4 : 2), *qs = hb + 4;
+            uint32_t h = (uint32_t)hb[0] | (uint32_t)hb[1] << 8 | (uint32_t)hb[2] << 16 | (uint32_t)hb[3] << 24;
+            for (int j = 0; j < 16; j++) {
+                int lo = (qs[j] & 0xF) | ((h >> j) & 1) << 4, hi = (qs[j] >> 4) | ((h >> (j + 16)) & 1) << 4;
+                out[j] = q51 ? lo * d + m : (lo - 16) * d;
+                out[j + 16] = q51 ? hi * d + m : (hi - 16) * d;
+            }
+        }
+        return;
+    }
     case GGML_Q8_0:
         for (size_t b = 0; b < n / 32; b++, p += 34, out += 32) {
             float d = fp16_to_fp32(rd16(p));

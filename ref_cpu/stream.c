@@ -21,11 +21,8 @@ int stream_init_on(Stream *s, const Model *m, const Policy *p, int max_tokens, S
     s->block = block;
     s->pos = malloc((size_t)slots * sizeof(long));
     s->keep = malloc((size_t)slots * sizeof(int));
-    if (s->def->rerun) {
-        s->recent = malloc((size_t)p->window * sizeof(int));
-        s->scratch = malloc((size_t)m->cfg.vocab_size * sizeof(float));
-    }
-    if (!s->pos || !s->keep || (s->def->rerun && (!s->recent || !s->scratch))) {
+    if (s->def->rerun) s->recent = malloc((size_t)p->window * sizeof(int));
+    if (!s->pos || !s->keep || (s->def->rerun && !s->recent)) {
         stream_free(s);
         return err_set(err, "out of memory for a stream of %d slots", slots);
     }
@@ -42,7 +39,6 @@ void stream_free(Stream *s) {
     free(s->pos);
     free(s->keep);
     free(s->recent);
-    free(s->scratch);
     memset(s, 0, sizeof *s);
 }
 
@@ -83,8 +79,9 @@ static int forward(Stream *s, float *logits, const int *tokens, int T, int all, 
     int V = s->model->cfg.vocab_size;
     for (int t0 = 0; t0 < T; t0 += s->block) {
         int n = T - t0 < s->block ? T - t0 : s->block;
-        // all: rows t0..; else only the last block's last row matters (earlier ones are overwritten)
-        if (s->ops->forward(s->dev, all ? logits + (size_t)t0 * V : logits, tokens + t0, n, all, view, err)) return -1;
+        // all: rows t0..; else only the last block's last row is read: the others skip the head
+        float *out = all ? logits + (size_t)t0 * V : (t0 + n == T ? logits : NULL);
+        if (s->ops->forward(s->dev, out, tokens + t0, n, all, view, err)) return -1;
         for (int t = 0; t < n; t++) s->pos[s->len + t] = s->n_seen + t;
         s->len += n;
         s->n_seen += n;
@@ -115,7 +112,7 @@ static int feed_recompute(Stream *s, const int *tokens, int n, float *logits, in
         s->len = 0;
         long seen = s->n_seen;
         s->n_seen = seen + 1 - s->n_recent; // the rerun's tokens keep their stream positions
-        float *out = all ? logits + (size_t)i * V : (i == n - 1 ? logits : s->scratch);
+        float *out = all ? logits + (size_t)i * V : (i == n - 1 ? logits : NULL);
         if (forward(s, out, s->recent, s->n_recent, 0, (AttnView){0, 0}, err)) return -1;
     }
     return 0;
@@ -150,7 +147,7 @@ int stream_feed(Stream *s, const int *tokens, int n, float *logits, int all, Err
     // tokens when decoding); the others evict after every block.
     for (int i = 0; i < n; i += p->chunk) {
         int m = n - i < p->chunk ? n - i : p->chunk;
-        float *out = all ? logits + (size_t)i * V : logits;
+        float *out = all ? logits + (size_t)i * V : (i + m == n ? logits : NULL);
         if (s->def->lazy && s->len + m > s->capacity && evict(s, err)) return -1;
         if (forward(s, out, tokens + i, m, all, policy_view(p), err)) return -1;
         if (!s->def->lazy && evict(s, err)) return -1;

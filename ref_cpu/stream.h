@@ -21,7 +21,8 @@ typedef void (*AttentionFn)(void *ctx, int layer, const float *att, int T, int n
 typedef struct {
     const char *name; // "cpu", "cuda"
     // Runs tokens[T] into the next T slots (the caller checked they fit), each query seeing
-    // `view`. logits gets [T, V] if all, else [V] for the last token.
+    // `view`. logits gets [T, V] if all, else [V] for the last token; NULL: no logits (the
+    // output head skipped, for blocks whose predictions nobody reads).
     int (*forward)(void *dev, float *logits, const int *tokens, int T, int all, AttnView view, Error *err);
     // Keeps slots[n] (increasing) and moves them down to slots 0..n-1.
     int (*keep)(void *dev, const int *slots, int n, Error *err);
@@ -58,7 +59,6 @@ typedef struct {
     int *keep;           // [capacity] eviction scratch: the slots that survive
     int *recent;         // recompute: [W] the last tokens of the stream
     int n_recent;
-    float *scratch;      // recompute: [V] logits of the rerun
 } Stream;
 
 // max_tokens bounds what a dense cache (or a reference prefill) must hold; other policies

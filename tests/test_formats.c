@@ -72,7 +72,7 @@ START_TEST(gguf_dequantize_matches_gguf_py) {
         free(out);
     }
     ck_assert_uint_eq(off, n_ref);
-    ck_assert_int_eq(checked, 8);
+    ck_assert_int_eq(checked, 10);
     free(ref);
     cJSON_Delete(j);
     gguf_close(&g);

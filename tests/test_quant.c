@@ -23,8 +23,8 @@ static void put_f16(uint8_t *p, int allow_negative) {
     p[0] = (uint8_t)h, p[1] = (uint8_t)(h >> 8);
 }
 
-static const uint32_t TYPES[] = {GGML_Q4_0, GGML_Q4_1, GGML_Q8_0, GGML_Q4_K, GGML_Q6_K};
-enum { N_TYPES = 5 };
+static const uint32_t TYPES[] = {GGML_Q4_0, GGML_Q4_1, GGML_Q8_0, GGML_Q4_K, GGML_Q6_K, GGML_Q5_0, GGML_Q5_1};
+enum { N_TYPES = 7 };
 
 // rows of n elements of `type`: random bytes, with every fp16 scale a sane value
 static uint8_t *random_rows(uint32_t type, int rows, int n) {
@@ -34,7 +34,8 @@ static uint8_t *random_rows(uint32_t type, int rows, int n) {
     for (uint8_t *b = w; b < w + rb * rows; b += ts) {
         switch (type) {
         case GGML_Q4_0: case GGML_Q8_0: put_f16(b, 1); break;
-        case GGML_Q4_1: put_f16(b, 1), put_f16(b + 2, 1); break;
+        case GGML_Q4_1: case GGML_Q5_1: put_f16(b, 1), put_f16(b + 2, 1); break;
+        case GGML_Q5_0: put_f16(b, 1); break;
         case GGML_Q4_K: put_f16(b, 0), put_f16(b + 2, 0); break;
         case GGML_Q6_K: put_f16(b + 208, 1); break;
         }
@@ -193,16 +194,17 @@ END_TEST
 // The matrix products: every output of a T-token product equals the same row's dot for that
 // token alone (bit for bit), and the 8-bit product is within the limit of the fp32-input one.
 START_TEST(qmatmul_rows_and_tiles) {
-    int I = 576, O = 37, T = 7; // T: a tile of 4 and a tail of 3
-    for (int ti = 0; ti < 3; ti++) {
+    int O = 37, T = 7; // T: a tile of 4 and a tail of 3
+    for (int ti = 0; ti < N_TYPES; ti++) {
         uint32_t type = TYPES[ti];
+        int I = ggml_block_size(type) == 256 ? 1536 : 576; // rows of whole blocks
         QMat w = {random_rows(type, O, I), type};
         float *in = random_x(T * I, 1.0f), *bias = random_x(O, 1.0f);
         float *out = malloc(T * O * sizeof(float)), *ref = malloc(T * O * sizeof(float)), one[37];
         Q8Block *xq = malloc(T * (I / 32) * sizeof(Q8Block));
         qmatmul_forward(out, in, w, bias, xq, T, I, O);
         qmatmul_f32_forward(ref, in, w, bias, T, I, O);
-        float wbuf[576];
+        float wbuf[1536];
         for (int t = 0; t < T; t++) {
             qmatmul_forward(one, in + t * I, w, bias, xq, 1, I, O);
             ck_assert_msg(memcmp(one, out + t * O, O * sizeof(float)) == 0, "%s: token %d of a block differs from alone",

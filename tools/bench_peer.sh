@@ -13,12 +13,20 @@ REPEATS=${REPEATS:-5}
 THREADS=${THREADS:-1 2}
 PP=${PP:-512}
 TG=${TG:-128}
-OUT=data/results/peer.md
-RAW=out/peer_raw.txt
+OUT=${OUT:-data/results/peer.md}
+RAW=${RAW:-out/peer_raw.txt}
+CMD=${CMD:-make bench-peer} # what the table says made it
+HOG=${HOG:-0}                 # 1: a busy loop runs beside both programs throughout (a busy machine)
 mkdir -p out data/results
 [ -x "$PEER" ] || { echo "error: $PEER not found: run make peer first" >&2; exit 1; }
 : # REUSE=1: only rebuild the table from the last run's $RAW
 [ "${REUSE:-0}" = 1 ] || : > "$RAW"
+if [ "$HOG" = 1 ]; then
+    ( while :; do :; done ) &
+    hog=$!
+    trap 'kill $hog 2>/dev/null' EXIT
+    sleep 2 # let the load average see it
+fi
 load_start=$(uptime)
 
 peer() { # threads -> "pp tg" tokens/s
@@ -55,11 +63,13 @@ stats() { # who threads test -> "median min max"
 }
 
 {
-    echo "command: \`make bench-peer\` (tools/bench_peer.sh: $REPEATS rounds, order alternating; file $(basename "$MODEL"), $(($(stat -c %s "$MODEL") / 1000000)) MB)"
+    echo "command: \`$CMD\` (tools/bench_peer.sh: $REPEATS rounds, order alternating; file $(basename "$MODEL"), $(($(stat -c %s "$MODEL") / 1000000)) MB)"
     echo
     echo "- llama.cpp: \`llama-bench -m $(basename "$MODEL") -t N -p $PP -n $TG -r 1 -o csv\` ($(cat "$(dirname "$PEER")/source.txt" 2>/dev/null | xargs basename 2>/dev/null || echo llama.cpp), CPU build, GGML_NATIVE, Release)"
     echo "- ours: \`sinks bench --model $(basename "$MODEL") --threads N --prompt $PP -n $TG --like-llama-bench --json\` (--weights native, the default)"
     echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; shared with other work: load at start \`${load_start##*load average: }\`, at end \`${load_end##*load average: }\`"
+    [ -n "${OMP_WAIT_POLICY:-}" ] && echo "- environment of both programs: OMP_WAIT_POLICY=$OMP_WAIT_POLICY (both use libgomp)"
+    [ "$HOG" = 1 ] && echo "- a busy loop (\`while :; do :; done\` in a shell) ran beside both programs throughout: one core's worth of other work"
     echo
     echo "| threads | test | llama.cpp tok/s, median (min-max) | ours tok/s, median (min-max) | ours / llama.cpp |"
     echo "|---|---|---|---|---|"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds llama.cpp's llama-bench (the peer of `make bench-peer`) from the llama-cpp-python source
 # distribution on PyPI, outside the repository: $PEER_DIR (default ~/.cache/streaming-sinks/peer).
-# CPU only, -march=native (GGML_NATIVE), Release, no CURL. Prints the path of llama-bench.
+# CPU only, -march=native (GGML_NATIVE), Release, no CURL. Prints the path of llama-bench. Also
+# builds llama-quantize (`make bench-peer-kquant` makes a Q4_K_M file with it).
 set -euo pipefail
 PEER_DIR=${PEER_DIR:-$HOME/.cache/streaming-sinks/peer}
 JOBS=${JOBS:-2}
@@ -23,5 +24,9 @@ if [ ! -f llama-bench ]; then
     cmake --build build --target llama-bench -j "$JOBS" >&2
     cp "$(find build -name llama-bench -type f -perm -u+x | head -1)" llama-bench
     echo "$src" > source.txt
+fi
+if [ ! -f llama-quantize ]; then
+    cmake --build build --target llama-quantize -j "$JOBS" >&2
+    cp "$(find build -name llama-quantize -type f -perm -u+x | head -1)" llama-quantize
 fi
 echo "$PEER_DIR/llama-bench"
