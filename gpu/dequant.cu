@@ -1,8 +1,11 @@
 // dequant.cu: Q4_1 blocks (the default model's weights) to fp32. A block is f16 d, f16 m and 16
 // bytes of nibbles; element j < 16 is the low nibble of byte j, element j + 16 its high nibble.
+// Below it, any block type gpu/qblock.h reads (Q4_1, Q8_0): what the GPU model does before a
+// tiled product over a block of tokens.
 #include <cuda_fp16.h>
 
 #include "common.cuh"
+#include "qblock.h"
 
 __global__ void dequant_q4_1_kernel(float *out, const unsigned char *blocks, size_t n) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -20,4 +23,14 @@ __global__ void dequant_q4_1_kernel(float *out, const unsigned char *blocks, siz
 
 extern "C" void gpu_dequant_q4_1(float *out, const void *blocks, size_t n) {
     dequant_q4_1_kernel<<<ceil_div((long)n, 256), 256>>>(out, (const unsigned char *)blocks, n);
+}
+
+__global__ void dequant_kernel(float *out, const unsigned char *blocks, int type, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    out[i] = qblock_weight(blocks + (i / 32) * qblock_bytes(type), type, (int)(i % 32));
+}
+
+extern "C" void gpu_dequant(float *out, GpuWeights w, size_t n) {
+    dequant_kernel<<<ceil_div((long)n, 256), 256>>>(out, (const unsigned char *)w.data, w.type, n);
 }

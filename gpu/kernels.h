@@ -22,10 +22,21 @@ double gpu_time_ms(void (*run)(void *ctx, int i), void *ctx, int warmup, int tri
 // The last launch error (or asynchronous fault, or unknown version), as text; NULL when all is well.
 const char *gpu_last_error(void);
 
+// A weight matrix [rows, cols] on the GPU: fp32 rows (type GGML_F32, 0), or rows of cols / 32
+// GGUF blocks of type GGML_Q4_1 or GGML_Q8_0, kept as the file stores them (gpu/qblock.h).
+typedef struct {
+    const void *data;
+    int type;
+} GpuWeights;
+
 // out[T, D] = emb[tokens[t], :]
 void gpu_embedding_forward(float *out, const float *emb, const int *tokens, int T, int D);
+// The same from a table of Q4_1 or Q8_0 blocks (ref: embedding_any_forward)
+void gpu_embedding_q_forward(float *out, GpuWeights emb, const int *tokens, int T, int D);
 // out[n] from n / 32 Q4_1 blocks (ref: dequantize(..., GGML_Q4_1, n))
 void gpu_dequant_q4_1(float *out, const void *blocks, size_t n);
+// out[n] from n / 32 blocks of w.type, Q4_1 or Q8_0 (ref: dequantize)
+void gpu_dequant(float *out, GpuWeights w, size_t n);
 // out[T, O] = in[T, I] @ w[O, I]^T (+ bias[O])
 int gpu_matmul_forward(int version, float *out, const float *in, const float *w, const float *bias, int T, int I,
                        int O);
@@ -124,6 +135,9 @@ typedef struct {
 } GpuMatvec;
 // I <= 12288 (x is staged in shared memory).
 void gpu_matvec_forward(float *out, const float *x, const float *w, int I, int O, GpuMatvec op);
+// The same with w (and w2, for GPU_EPI_SWIGLU; op.w2 is ignored) as fp32 or blocks, each block
+// read once and never written out as floats (I a multiple of 32 for blocks).
+void gpu_matvec_w_forward(float *out, const float *x, GpuWeights w, GpuWeights w2, int I, int O, GpuMatvec op);
 
 #ifdef __cplusplus
 }

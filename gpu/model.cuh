@@ -8,23 +8,29 @@ extern "C" {
 }
 #include "common.cuh"
 
+// The matrices are GpuWeights (kernels.h): fp32, or the file's Q4_1 / Q8_0 blocks with
+// --weights native (other block types are dequantised to fp32 at upload).
 typedef struct {
     const float *attn_norm, *attn_norm_b; // [D]
-    const float *wqkv, *bqkv;             // [Hq*hd + 2*Hkv*hd, D]: wq, wk, wv stacked, one product
-    const float *wo, *bo;                 // [D, Hq*hd], [D]
+    GpuWeights wqkv; const float *bqkv;   // [Hq*hd + 2*Hkv*hd, D]: wq, wk, wv stacked, one product
+    GpuWeights wo; const float *bo;       // [D, Hq*hd], [D]
     const float *ffn_norm, *ffn_norm_b;   // [D]
-    const float *w_gate, *w_up, *b_up;    // [F, D], [F]
-    const float *w_down, *b_down;         // [D, F], [D]
+    GpuWeights w_gate, w_up;              // [F, D] each (gate and up: the same type)
+    const float *b_up;                    // [F]
+    GpuWeights w_down; const float *b_down; // [D, F], [D]
 } GpuLayer;
 
 typedef struct {
     Config cfg;
-    float *arena;          // every weight, one allocation
+    unsigned char *arena;  // every weight, one allocation
     size_t arena_bytes;
     GpuLayer *layers;      // [L], on the host: pointers into arena
-    const float *tok_emb;  // [V, D]
+    GpuWeights tok_emb;    // [V, D]
     const float *final_norm, *final_norm_b; // [D]
-    const float *lm_head;  // [V, D], tok_emb when tied
+    GpuWeights lm_head;    // [V, D], tok_emb when tied
+    float *wscratch;       // [rows * cols] of the largest block matrix, dequantised for a block of
+                           // tokens (NULL when every weight is fp32)
+    size_t wscratch_floats;
 } GpuModel;
 
 typedef struct {

@@ -87,8 +87,8 @@ int model_alloc(Model *m, const Config *cfg, Error *err);
 // The same, leaving out of the arena every matrix whose QMat in q (layers[L] included) is set,
 // and copying those QMats into m->w. q NULL: model_alloc.
 int model_alloc_quantized(Model *m, const Config *cfg, const Weights *q, Error *err);
-// dst = src with every quantized matrix dequantised into a fresh fp32 arena (what the GPU upload
-// and other fp32-only consumers need); the same numbers as loading with WEIGHTS_FP32.
+// dst = src with every quantized matrix dequantised into a fresh fp32 arena (gpucheck's CPU
+// reference for a GPU reading the blocks); the same numbers as loading with WEIGHTS_FP32.
 int model_fp32_copy(Model *dst, const Model *src, Error *err);
 void model_free(Model *m);
 // model_alloc_quantized for a file whose tensors hold `have` weights (fp32 or quantized): a

@@ -297,7 +297,15 @@ static inline __attribute__((always_inline)) void dot_offset_avx2(float *out, co
         const uint8_t *qs = row + (has_m ? 4 : 2) + (q5 ? 4 : 0); // the 16 bytes of nibbles
         __m256i w = nibbles32(qs);
         if (q5) w = _mm256_or_si256(w, _mm256_and_si256(bits32(qs - 4), _mm256_set1_epi8(16)));
-        float d = f16(row), m = has_m ? f16(row + 2) : -16.0f * d;
+        float d, m;
+        if (has_m) { // d and m side by side: one conversion for both
+            uint32_t dm;
+            memcpy(&dm, row, 4);
+            __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dm));
+            d = _mm_cvtss_f32(f), m = _mm_cvtss_f32(_mm_movehdup_ps(f));
+        } else {
+            d = f16(row), m = -16.0f * d;
+        }
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const Q8Block *x = xq + t * xs + b;

@@ -76,6 +76,22 @@ static void check_op(const char *op) {
     ck_assert_msg(failed == 0, "%s: %d shapes failed (the FAIL lines above)", op, failed);
 }
 
+// Rows of I / 32 random Q4_1 or Q8_0 blocks with finite scales (and offsets) of either sign.
+static unsigned char *random_blocks(int type, size_t rows, int I, unsigned long long seed) {
+    size_t bytes = rows * qmat_row_bytes((uint32_t)type, I), bs = ggml_type_size((uint32_t)type);
+    unsigned char *b = malloc(bytes);
+    float *r = rand_host(bytes, seed, 1);
+    for (size_t i = 0; i < bytes; i++) b[i] = (unsigned char)(int)((r[i] + 1.0f) * 127.9f);
+    for (size_t k = 0; k < bytes / bs; k++)
+        for (int f = 0; f < (type == GGML_Q4_1 ? 2 : 1); f++) { // f16 in +-[2^-7, 2^-4)
+            unsigned short h = (unsigned short)((8 + b[k * bs + 2 * f] % 3) << 10 | (b[k * bs + 2 * f + 1] & 3) << 8 |
+                                                (b[k * bs + 2 * f] & 0x80) << 8);
+            b[k * bs + 2 * f] = (unsigned char)h, b[k * bs + 2 * f + 1] = (unsigned char)(h >> 8);
+        }
+    free(r);
+    return b;
+}
+
 START_TEST(embedding_matches_cpu) {
     if (!have_gpu("embedding")) return;
     Limits lim = {0, 0, 0, "a copy: exact"};
@@ -87,36 +103,47 @@ START_TEST(embedding_matches_cpu) {
     gpu_embedding_forward(d_out, d_emb, d_tok, T, D);
     float *gpu = from_dev(d_out, (size_t)T * D);
     check_close("embedding T=7 D=576", gpu, cpu, (size_t)T * D, NULL, lim);
+    free(gpu);
+    // from a table of blocks (--weights native), against ref_cpu's row dequantisation
+    const int types[] = {GGML_Q4_1, GGML_Q8_0};
+    for (int k = 0; k < 2; k++) {
+        QMat q = {random_blocks(types[k], V, D, 3 + k), (uint32_t)types[k]};
+        embedding_any_forward(cpu, NULL, q, tokens, T, D);
+        void *d_q = to_dev(q.data, V * qmat_row_bytes(q.type, D));
+        cudaMemset(d_out, 0xff, (size_t)T * D * 4);
+        gpu_embedding_q_forward(d_out, (GpuWeights){d_q, types[k]}, d_tok, T, D);
+        gpu = from_dev(d_out, (size_t)T * D);
+        char what[64];
+        snprintf(what, sizeof what, "embedding %s T=7 D=576", ggml_type_name(q.type));
+        check_close(what, gpu, cpu, (size_t)T * D, NULL, (Limits){0, 1e-6, 1e-12, "q * d (+ m): one rounding, fused or not"});
+        cudaFree(d_q), free((void *)q.data), free(gpu);
+    }
     cudaFree(d_emb), cudaFree(d_out), cudaFree(d_tok);
-    free(emb), free(cpu), free(gpu);
+    free(emb), free(cpu);
 }
 END_TEST
 
+// Q4_1 by the lab's kernel (qmatvec v1's first step) and the model's, Q8_0 by the model's.
 START_TEST(dequant_q4_1_matches_cpu) {
-    if (!have_gpu("dequant_q4_1")) return;
+    if (!have_gpu("dequant")) return;
     Limits lim = {0, 1e-6, 1e-12, "q * d + m: one rounding, fused or not"};
     size_t n_blocks = 4099, n = n_blocks * 32;
-    unsigned char *blocks = malloc(n_blocks * 20);
-    float *r = rand_host(n_blocks * 20, 7, 1);
-    for (size_t b = 0; b < n_blocks; b++) {
-        unsigned char *p = blocks + b * 20;
-        for (int i = 0; i < 20; i++) p[i] = (unsigned char)(r[b * 20 + i] * 127 + 128);
-        // d and m: f16 of modest size (exponent field 8..17), random sign and mantissa
-        for (int k = 0; k < 2; k++) {
-            unsigned short h = (unsigned short)((p[2 * k] | p[2 * k + 1] << 8) & 0x83ff);
-            h |= (unsigned short)((8 + b % 10) << 10);
-            p[2 * k] = h & 0xff, p[2 * k + 1] = h >> 8;
-        }
+    const int types[] = {GGML_Q4_1, GGML_Q4_1, GGML_Q8_0};
+    for (int k = 0; k < 3; k++) {
+        unsigned char *blocks = random_blocks(types[k], n_blocks, 32, 7 + k);
+        float *cpu = malloc(n * sizeof(float));
+        dequantize(cpu, blocks, (uint32_t)types[k], n);
+        void *d_b = to_dev(blocks, n_blocks * ggml_type_size((uint32_t)types[k]));
+        float *d_out = poisoned(n);
+        if (k == 0) gpu_dequant_q4_1(d_out, d_b, n);
+        else gpu_dequant(d_out, (GpuWeights){d_b, types[k]}, n);
+        float *gpu = from_dev(d_out, n);
+        char what[64];
+        snprintf(what, sizeof what, "%s %s 4099 blocks", k ? "dequant" : "dequant_q4_1", ggml_type_name((uint32_t)types[k]));
+        check_close(what, gpu, cpu, n, NULL, lim);
+        cudaFree(d_b), cudaFree(d_out);
+        free(blocks), free(cpu), free(gpu);
     }
-    float *cpu = malloc(n * sizeof(float));
-    dequantize(cpu, blocks, GGML_Q4_1, n);
-    void *d_b = to_dev(blocks, n_blocks * 20);
-    float *d_out = poisoned(n);
-    gpu_dequant_q4_1(d_out, d_b, n);
-    float *gpu = from_dev(d_out, n);
-    check_close("dequant Q4_1 4099 blocks", gpu, cpu, n, NULL, lim);
-    cudaFree(d_b), cudaFree(d_out);
-    free(blocks), free(r), free(cpu), free(gpu);
 }
 END_TEST
 
@@ -221,9 +248,12 @@ START_TEST(attention_matches_cpu) { check_op("attention"); }
 END_TEST
 
 // The fused decode products against ref_cpu's separate ops in ref_cpu's order.
+// The fused products on fp32 rows and on the model file's blocks (Q4_1, Q8_0; the reference
+// multiplies the blocks dequantised by ref_cpu), every norm and epilogue.
 START_TEST(matvec_matches_cpu) {
     if (!have_gpu("matvec")) return;
     Limits lim = {2e-4, 1e-4, 1e-10, "a norm, then fp32 sums in another order"};
+    const int wtypes[] = {GGML_F32, GGML_Q4_1, GGML_Q8_0};
     struct { GpuNorm norm; GpuEpilogue epi; int I, O; const char *name; } c[] = {
         {GPU_NORM_RMS, GPU_EPI_NONE, 576, 960, "rmsnorm + qkv"},
         {GPU_NORM_LAYER, GPU_EPI_NONE, 576, 960, "layernorm + qkv + bias"},
@@ -234,34 +264,46 @@ START_TEST(matvec_matches_cpu) {
         {GPU_NORM_LAYER, GPU_EPI_GELU_TANH, 37, 11, "layernorm + up + gelu tanh, I=37"},
         {GPU_NORM_RMS, GPU_EPI_NONE, 64, 512, "rmsnorm + head, D=64"},
     };
-    for (int k = 0; k < 8; k++) {
-        int I = c[k].I, O = c[k].O, has_bias = c[k].norm == GPU_NORM_LAYER || c[k].epi == GPU_EPI_RESIDUAL2;
-        float *x = rand_host(I, 81 + k, 2), *nw = rand_host(I, 83 + k, 1), *nb = rand_host(I, 85 + k, 0.5f);
-        float *w = rand_host((size_t)O * I, 87 + k, 0.2f), *w2 = rand_host((size_t)O * I, 89 + k, 0.2f);
-        float *bias = rand_host(O, 91 + k, 1), *res = rand_host(O, 93 + k, 1), *res2 = rand_host(O, 95 + k, 1);
-        float *xn = malloc(I * sizeof(float)), *cpu = malloc(O * sizeof(float)), *up = malloc(O * sizeof(float));
-        // ref_cpu, op by op
-        if (c[k].norm == GPU_NORM_RMS) rmsnorm_forward(xn, x, nw, 1, I, 1e-5f);
-        else if (c[k].norm == GPU_NORM_LAYER) layernorm_forward(xn, x, nw, nb, 1, I, 1e-5f);
-        else memcpy(xn, x, I * sizeof(float));
-        matmul_forward(cpu, xn, w, has_bias ? bias : NULL, 1, I, O);
-        if (c[k].epi == GPU_EPI_RESIDUAL) residual_forward(cpu, res, cpu, O);
-        if (c[k].epi == GPU_EPI_RESIDUAL2) residual_forward(cpu, cpu, res2, O), residual_forward(cpu, res, cpu, O);
-        if (c[k].epi == GPU_EPI_SWIGLU) matmul_forward(up, xn, w2, NULL, 1, I, O), swiglu_forward(cpu, cpu, up, O);
-        if (c[k].epi == GPU_EPI_GELU || c[k].epi == GPU_EPI_GELU_TANH) gelu_forward(cpu, O, c[k].epi == GPU_EPI_GELU_TANH);
-        float *d_x = to_dev(x, I * 4), *d_nw = to_dev(nw, I * 4), *d_nb = to_dev(nb, I * 4);
-        float *d_w = to_dev(w, (size_t)O * I * 4), *d_w2 = to_dev(w2, (size_t)O * I * 4), *d_b = to_dev(bias, O * 4);
-        float *d_res = to_dev(res, O * 4), *d_res2 = to_dev(res2, O * 4), *d_out = poisoned(O);
-        GpuMatvec op = {c[k].norm, d_nw, d_nb, 1e-5f, c[k].epi, d_w2, has_bias ? d_b : NULL, d_res, d_res2};
-        gpu_matvec_forward(d_out, d_x, d_w, I, O, op);
-        float *gpu = from_dev(d_out, O);
-        char what[96];
-        snprintf(what, sizeof what, "matvec %s", c[k].name);
-        check_close(what, gpu, cpu, O, NULL, lim);
-        cudaFree(d_x), cudaFree(d_nw), cudaFree(d_nb), cudaFree(d_w), cudaFree(d_w2), cudaFree(d_b);
-        cudaFree(d_res), cudaFree(d_res2), cudaFree(d_out);
-        free(x), free(nw), free(nb), free(w), free(w2), free(bias), free(res), free(res2), free(xn), free(cpu), free(up);
-        free(gpu);
+    for (int wt = 0; wt < 3; wt++) {
+        for (int k = 0; k < 8; k++) {
+            int I = c[k].I, O = c[k].O, has_bias = c[k].norm == GPU_NORM_LAYER || c[k].epi == GPU_EPI_RESIDUAL2;
+            int type = wtypes[wt];
+            if (type != GGML_F32 && I % 32) continue; // blocks of 32
+            float *x = rand_host(I, 81 + k, 2), *nw = rand_host(I, 83 + k, 1), *nb = rand_host(I, 85 + k, 0.5f);
+            float *w = rand_host((size_t)O * I, 87 + k, 0.2f), *w2 = rand_host((size_t)O * I, 89 + k, 0.2f);
+            unsigned char *qw = NULL, *qw2 = NULL;
+            size_t wbytes = (size_t)O * I * 4;
+            if (type != GGML_F32) { // the reference multiplies the blocks' values
+                qw = random_blocks(type, O, I, 87 + k), qw2 = random_blocks(type, O, I, 89 + k);
+                dequantize(w, qw, (uint32_t)type, (size_t)O * I), dequantize(w2, qw2, (uint32_t)type, (size_t)O * I);
+                wbytes = O * qmat_row_bytes((uint32_t)type, I);
+            }
+            float *bias = rand_host(O, 91 + k, 1), *res = rand_host(O, 93 + k, 1), *res2 = rand_host(O, 95 + k, 1);
+            float *xn = malloc(I * sizeof(float)), *cpu = malloc(O * sizeof(float)), *up = malloc(O * sizeof(float));
+            // ref_cpu, op by op
+            if (c[k].norm == GPU_NORM_RMS) rmsnorm_forward(xn, x, nw, 1, I, 1e-5f);
+            else if (c[k].norm == GPU_NORM_LAYER) layernorm_forward(xn, x, nw, nb, 1, I, 1e-5f);
+            else memcpy(xn, x, I * sizeof(float));
+            matmul_forward(cpu, xn, w, has_bias ? bias : NULL, 1, I, O);
+            if (c[k].epi == GPU_EPI_RESIDUAL) residual_forward(cpu, res, cpu, O);
+            if (c[k].epi == GPU_EPI_RESIDUAL2) residual_forward(cpu, cpu, res2, O), residual_forward(cpu, res, cpu, O);
+            if (c[k].epi == GPU_EPI_SWIGLU) matmul_forward(up, xn, w2, NULL, 1, I, O), swiglu_forward(cpu, cpu, up, O);
+            if (c[k].epi == GPU_EPI_GELU || c[k].epi == GPU_EPI_GELU_TANH) gelu_forward(cpu, O, c[k].epi == GPU_EPI_GELU_TANH);
+            float *d_x = to_dev(x, I * 4), *d_nw = to_dev(nw, I * 4), *d_nb = to_dev(nb, I * 4);
+            float *d_w = to_dev(qw ? (void *)qw : w, wbytes), *d_w2 = to_dev(qw2 ? (void *)qw2 : w2, wbytes);
+            float *d_b = to_dev(bias, O * 4), *d_res = to_dev(res, O * 4), *d_res2 = to_dev(res2, O * 4), *d_out = poisoned(O);
+            GpuMatvec op = {c[k].norm, d_nw, d_nb, 1e-5f, c[k].epi, d_w2, has_bias ? d_b : NULL, d_res, d_res2};
+            if (type == GGML_F32) gpu_matvec_forward(d_out, d_x, d_w, I, O, op);
+            else gpu_matvec_w_forward(d_out, d_x, (GpuWeights){d_w, type}, (GpuWeights){d_w2, type}, I, O, op);
+            float *gpu = from_dev(d_out, O);
+            char what[96];
+            snprintf(what, sizeof what, "matvec %s, %s", ggml_type_name((uint32_t)type), c[k].name);
+            check_close(what, gpu, cpu, O, NULL, lim);
+            cudaFree(d_x), cudaFree(d_nw), cudaFree(d_nb), cudaFree(d_w), cudaFree(d_w2), cudaFree(d_b);
+            cudaFree(d_res), cudaFree(d_res2), cudaFree(d_out);
+            free(x), free(nw), free(nb), free(w), free(w2), free(bias), free(res), free(res2), free(xn), free(cpu), free(up);
+            free(gpu), free(qw), free(qw2);
+        }
     }
 }
 END_TEST
@@ -417,8 +459,9 @@ END_TEST
 
 // The whole model: the GPU stream against ref_cpu's stream, both families, every policy.
 // A prefill (one feed of 30 tokens, every row's logits) takes the tiled matmul path; 50 single
-// tokens after it take the fused decode path and its CUDA graph, through evictions.
-static void compare_streams(const char *name, const Model *m, Policy p) {
+// tokens after it take the fused decode path and its CUDA graph, through evictions. m runs on
+// the CPU, gm on the GPU (the same model, or its blocks where m is their fp32 copy).
+static void compare_streams(const char *name, const Model *m, const Model *gm, Policy p) {
     Error err = {{0}};
     char label[64], what[160];
     ck_assert_msg(policy_validate(&p, &m->cfg, 1, &err) == 0, "%s", err.msg);
@@ -430,7 +473,7 @@ static void compare_streams(const char *name, const Model *m, Policy p) {
     free(r);
     Stream cpu, gpu; // one policy driver (stream.c), two devices
     ck_assert_msg(stream_init(&cpu, m, &p, n, &err) == 0, "%s", err.msg);
-    ck_assert_msg(stream_init_on(&gpu, m, &p, n, stream_cuda_open, &err) == 0, "%s", err.msg);
+    ck_assert_msg(stream_init_on(&gpu, gm, &p, n, stream_cuda_open, &err) == 0, "%s", err.msg);
     float *a = malloc((size_t)n * V * 4), *b = malloc((size_t)n * V * 4);
     ck_assert_msg(stream_feed(&cpu, toks, pre, a, 1, &err) == 0, "%s", err.msg);
     ck_assert_msg(stream_feed(&gpu, toks, pre, b, 1, &err) == 0, "%s", err.msg);
@@ -465,9 +508,28 @@ START_TEST(model_matches_cpu) {
                         {.kind = POLICY_SINKS, .n_sink = 4, .window = 20, .chunk = 8, .reference_prefill = 1}, // the reference implementations' dense prefill
                         // scattered keeps: the GPU gathers rows instead of turning its ring
                         {.kind = POLICY_STRIDED, .n_sink = 2, .window = 20, .chunk = 4, .stride = 3}};
-        for (int p = 0; p < 6; p++) compare_streams(models[k], &m, pol[p]);
+        for (int p = 0; p < 6; p++) compare_streams(models[k], &m, &m, pol[p]);
         model_free(&m);
     }
+}
+END_TEST
+
+// SmolLM2 with the GPU reading the file's Q4_1 and Q8_0 blocks (--weights native) against the
+// CPU on the same weights dequantised at load (--weights fp32): the same numbers, only the
+// order of the sums differs, so the fp32 comparison's limits hold. (The CPU's own native path
+// rounds its activations to 8 bits; it is not the reference here.)
+START_TEST(native_model_matches_cpu) {
+    if (!have_gpu("native model")) return;
+    ck_assert_msg(default_model() != NULL, "SINKS_MODEL is not set (run the tests through make)");
+    Model f, q;
+    Error err = {{0}};
+    ck_assert_msg(model_load_as(&f, default_model(), WEIGHTS_FP32, &err) == 0, "%s", err.msg);
+    ck_assert_msg(model_load_as(&q, default_model(), WEIGHTS_NATIVE, &err) == 0, "%s", err.msg);
+    ck_assert_msg(q.n_quant > 0, "the default model has no quantized matrices");
+    Policy pol[] = {{.kind = POLICY_DENSE, .n_sink = 0, .window = 0, .chunk = 0, .reference_prefill = 0},
+                    {.kind = POLICY_SINKS, .n_sink = 4, .window = 20, .chunk = 8, .reference_prefill = 0}};
+    for (int p = 0; p < 2; p++) compare_streams("SmolLM2 native", &f, &q, pol[p]);
+    model_free(&q), model_free(&f);
 }
 END_TEST
 
@@ -546,5 +608,6 @@ int main(void) {
               limits_catch_bias_and_outlier,
               faults_are_caught,
               model_matches_cpu,
+              native_model_matches_cpu,
               attention_maps_match_cpu);
 }

@@ -405,7 +405,7 @@ char *build_prompt(const Tokenizer *t, const char *prompt, const char *system, i
 int load_for_streaming(Loaded *L, Policy *pol, const char *model, const char *tokenizer, const PolicyOpts *po,
                        int threads) {
     set_threads(threads);
-    int lr = load_model_weights(L, resolve_model(model), tokenizer, 1, po->weights);
+    int lr = load_model_weights(L, resolve_model(model), tokenizer, 1, weights_for(po->weights, po->device));
     if (lr) return lr == -2 ? 2 : 1;
     if (policy_from_opts(pol, po, &L->model.cfg)) {
         loaded_free(L);

@@ -83,7 +83,7 @@ int load_model_weights(Loaded *l, const char *model_path, const char *tokenizer_
 // --weights: how a GGUF file's quantized matrices are held (ref_cpu/qmatmul.h). Native is the
 // default: faster, and the per-token losses agree with fp32 (data/results/native_vs_fp32.md).
 #define WEIGHTS_OPT(w) {"--weights", OPT_STR, &(w), "fp32 (dequantised at load) or native (GGUF blocks kept " \
-    "quantized, 8-bit activations; default native)", 0, 0, NULL}
+    "quantized; default native, fp32 with --device cuda)", 0, 0, NULL}
 void loaded_free(Loaded *l);
 void set_threads(int n);
 long current_rss_kb(void);

@@ -38,6 +38,16 @@ static double measure_bandwidth(int threads, size_t bytes) {
     return bytes / best / 1e9;
 }
 
+// Bytes one decode step reads: every weight once (a separate embedding table: one row), as the
+// model holds them: fp32, or --weights native's blocks (which the GPU keeps too for Q4_1 and
+// Q8_0; it holds other block types as fp32, not counted here).
+static double step_weight_bytes(const Model *M) {
+    const Config *c = &M->cfg;
+    size_t emb_rows = c->tied_head ? 0 : (size_t)c->vocab_size;
+    return (M->n_params - (M->w.tok_emb ? emb_rows * c->dim : 0)) * 4.0 + M->quant_bytes -
+           (M->w.qtok_emb.data ? emb_rows * qmat_row_bytes(M->w.qtok_emb.type, c->dim) : 0);
+}
+
 // ANCHOR: bench_cuda
 // --device cuda: the model on the GPU under sinks 4 + W, the prompt filling the cache so that
 // every timed step attends over S + W keys and evicts one. Timed with the host clock around
@@ -77,14 +87,13 @@ static int bench_cuda(const Model *m, const char *path, int window, int prompt, 
     int rc = err.msg[0] != 0;
     if (rc) fprintf(stderr, "error: %s\n", err.msg);
     double bw = gpu_copy_bandwidth((size_t)1 << 30);
-    // a step reads every weight once (the embedding as one row, the tied head once) and the cache
-    double weights = (m->n_params + m->n_quant - (c->tied_head ? 0 : (size_t)V * c->dim)) * 4.0; // the GPU holds fp32
+    double weights = step_weight_bytes(m);
     double kv = 2.0 * c->n_layers * r.len * c->n_kv_heads * c->head_dim * 4.0;
     double floor_s = (weights + kv) / (bw * 1e9);
     if (!rc) {
         printf("device: %s\n", stream_device(&r));
-        printf("model: %s (%.1f M parameters, fp32 weights %.0f MB, cache %.1f MB at %d slots)\n", path,
-               (m->n_params + m->n_quant) / 1e6, weights / 1e6, kv / 1e6, r.len);
+        printf("model: %s (%.1f M parameters, %s weights %.0f MB, cache %.1f MB at %d slots)\n", path,
+               (m->n_params + m->n_quant) / 1e6, m->n_quant ? "native" : "fp32", weights / 1e6, kv / 1e6, r.len);
         printf("command: sinks bench --device cuda --model %s --window %d --prompt %d --steps %d\n", path, window,
                prompt, steps);
         printf("prefill: %d tokens in %.1f ms (%.0f tok/s)\n", prompt, prefill_s * 1e3, prompt / prefill_s);
@@ -131,7 +140,7 @@ int cmd_bench(int argc, char **argv) {
     }
     const char *path = resolve_model(model);
     Loaded L;
-    int lr = load_model_weights(&L, path, NULL, 0, weights);
+    int lr = load_model_weights(&L, path, NULL, 0, weights_for(weights, device));
     if (lr) return lr == -2 ? EXIT_USAGE : EXIT_INPUT;
     if (cuda) {
         int rc = bench_cuda(&L.model, path, window, prompt, steps);
@@ -156,12 +165,9 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     for (int i = 0; i < capacity; i++) tokens[i] = (int)((i * 7919u + 13) % (unsigned)c->vocab_size);
-    // bytes one decode step reads: weights (embedding: one row) + K (rotated copy) and V at mid-run length
-    // (--weights native: the quantized blocks, the embedding's one row left out when it is not the head)
+    // bytes one decode step reads: the weights, and K (rotated copy) and V at mid-run length
     const Model *M = &L.model;
-    size_t emb_rows = c->tied_head ? 0 : (size_t)c->vocab_size;
-    double weight_bytes = (M->n_params - (M->w.tok_emb ? emb_rows * c->dim : 0)) * 4.0 + M->quant_bytes -
-                          (M->w.qtok_emb.data ? emb_rows * qmat_row_bytes(M->w.qtok_emb.type, c->dim) : 0);
+    double weight_bytes = step_weight_bytes(M);
     const char *kind = M->n_quant ? "native" : "fp32";
     double kv_bytes = 2.0 * c->n_layers * (prompt + steps / 2.0) * c->n_kv_heads * c->head_dim * 4.0;
     if (!json) {

@@ -47,7 +47,10 @@ int cmd_gpucheck(int argc, char **argv) {
     double nmse_limit = 1e-9;
     float nmse_opt = 0;
     PolicyOpts po = POLICY_DEFAULTS;
-    po.weights = "fp32"; // the GPU runs fp32 weights: the CPU side it is checked against does too
+    // fp32 on both sides by default. --weights native: the GPU reads the file's blocks and the CPU
+    // runs their fp32 copy (the same numbers: only the order of sums differs), so the same limits
+    // hold; the CPU's own native path rounds its activations to 8 bits and would not match.
+    po.weights = "fp32";
     Opt opts[] = {
         MODEL_OPT(model),
         TOKENIZER_OPT(tokenizer),
@@ -82,6 +85,12 @@ int cmd_gpucheck(int argc, char **argv) {
     memset(run, 0, sizeof run);
     float *lg[2] = {NULL, NULL};
     int *out[2] = {NULL, NULL};
+    Model ref = {0};
+    const Model *on[2] = {&L.model, &L.model}; // the CPU's model, the GPU's
+    if (L.model.n_quant) {
+        if (model_fp32_copy(&ref, &L.model, &err)) goto done;
+        on[0] = &ref;
+    }
     if (tokenize_file(&L.tok, file, 1, &ids, &err)) goto done;
     if (ids.n < tokens + 1) {
         err_set(&err, "%s: %d tokens, --tokens %d needs one more", file, ids.n, tokens);
@@ -91,7 +100,7 @@ int cmd_gpucheck(int argc, char **argv) {
     for (int d = 0; d < 2; d++) {
         lg[d] = malloc((size_t)(pre > 1 ? pre : 1) * V * sizeof(float));
         out[d] = malloc((size_t)(gen + 1) * sizeof(int));
-        if (!lg[d] || !out[d] || stream_open(&run[d], &L.model, &pol, tokens + gen + 1, d ? "cuda" : "cpu", &err))
+        if (!lg[d] || !out[d] || stream_open(&run[d], on[d], &pol, tokens + gen + 1, d ? "cuda" : "cpu", &err))
             goto done;
     }
     Agreement a = {0};
@@ -125,6 +134,8 @@ int cmd_gpucheck(int argc, char **argv) {
     int ok_logits = nmse <= nmse_limit, ok_ppl = same_digits(ppl[0], ppl[1], 3), ok_gen = diverged < 0;
     printf("gpucheck: %s, policy %s, %d positions of %s (%d prefilled, %d decoded), then %d greedy tokens\n",
            stream_device(&run[1]), label, tokens, file, pre, tokens - pre, gen);
+    printf("weights: %s\n", L.model.n_quant ? "GPU: the file's blocks (--weights native); CPU: their fp32 copy"
+                                             : "fp32 on both");
     printf("| check | CPU | GPU | result |\n|---|---|---|---|\n");
     printf("| logits: max abs diff | | %.3g | |\n", a.max_abs);
     printf("| logits: max abs diff / row's max abs logit | | %.3g | |\n", a.max_rel);
@@ -140,6 +151,7 @@ done:
     if (err.msg[0]) fprintf(stderr, "error: %s\n", err.msg), rc = 1;
     for (int d = 0; d < 2; d++) stream_free(&run[d]), free(lg[d]), free(out[d]);
     tokenlist_free(&ids);
+    model_free(&ref);
     loaded_free(&L);
     return rc;
 }

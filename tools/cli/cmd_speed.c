@@ -112,7 +112,7 @@ int cmd_speed(int argc, char **argv) {
     }
     set_threads(threads);
     Loaded L;
-    int lr = load_model_weights(&L, resolve_model(model), NULL, 0, weights);
+    int lr = load_model_weights(&L, resolve_model(model), NULL, 0, weights_for(weights, device));
     if (lr) return lr == -2 ? 2 : 1;
     int gpu = strcmp(device, "cpu") != 0;
     FILE *cf = NULL;

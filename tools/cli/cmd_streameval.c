@@ -119,7 +119,7 @@ int cmd_streameval(int argc, char **argv) {
     }
     set_threads(threads);
     Loaded L;
-    if (load_model_weights(&L, resolve_model(model), NULL, 1, weights)) {
+    if (load_model_weights(&L, resolve_model(model), NULL, 1, weights_for(weights, device))) {
         evaltask_free(&task);
         return EXIT_INPUT;
     }
