@@ -124,18 +124,19 @@ int gpu_model_upload(GpuModel *g, const Model *m, Error *err) {
     if (c->dim > 12288 || c->hidden_dim > 12288 || c->n_heads * c->head_dim > 12288)
         return err_set(err, "--device cuda: model width %d / %d exceeds the kernels' 12288", c->dim, c->hidden_dim);
     g->layers = (GpuLayer *)calloc((size_t)c->n_layers, sizeof(GpuLayer));
+    if (!g->layers) return err_set(err, "--device cuda: out of memory for %d layers", c->n_layers);
     Upload u = {NULL, 0, cudaSuccess, 0, 0};
     put_all(&u, g, m); // measure
     g->arena_bytes = u.off;
     g->wscratch_floats = u.scratch;
     cudaError_t e = cudaMalloc((void **)&g->arena, g->arena_bytes);
     if (e == cudaSuccess && u.scratch) e = cudaMalloc((void **)&g->wscratch, u.scratch * sizeof(float));
-    if (e != cudaSuccess || !g->layers) {
+    if (e != cudaSuccess) {
+        size_t mb = (g->arena_bytes + u.scratch * sizeof(float)) >> 20;
         gpu_model_free(g);
-        return err_set(err, "--device cuda: cannot allocate %zu MB for the weights (%s)", g->arena_bytes >> 20,
-                       cudaGetErrorString(e));
+        return err_set(err, "--device cuda: cannot allocate %zu MB for the weights (%s)", mb, cudaGetErrorString(e));
     }
-    u = (Upload){g->arena, 0, cudaSuccess, 0, 0};
+    u = Upload{g->arena, 0, cudaSuccess, 0, 0};
     put_all(&u, g, m); // copy
     if (u.e != cudaSuccess || u.oom) {
         gpu_model_free(g);

@@ -226,5 +226,5 @@ extern "C" size_t gpu_stream_device_bytes(const Stream *s) {
     if (s->ops != &CUDA_OPS) return 0;
     const CudaDevice *g = (const CudaDevice *)s->dev;
     size_t gather = (size_t)g->run.capacity * (sizeof(int) + g->model.cfg.n_kv_heads * g->model.cfg.head_dim * sizeof(float));
-    return g->model.arena_bytes + g->run.bytes + gather;
+    return g->model.arena_bytes + g->model.wscratch_floats * sizeof(float) + g->run.bytes + gather;
 }

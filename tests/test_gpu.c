@@ -83,8 +83,8 @@ static unsigned char *random_blocks(int type, size_t rows, int I, unsigned long 
     float *r = rand_host(bytes, seed, 1);
     for (size_t i = 0; i < bytes; i++) b[i] = (unsigned char)(int)((r[i] + 1.0f) * 127.9f);
     for (size_t k = 0; k < bytes / bs; k++)
-        for (int f = 0; f < (type == GGML_Q4_1 ? 2 : 1); f++) { // f16 in +-[2^-7, 2^-4)
-            unsigned short h = (unsigned short)((8 + b[k * bs + 2 * f] % 3) << 10 | (b[k * bs + 2 * f + 1] & 3) << 8 |
+        for (int f = 0; f < (type == GGML_Q4_1 ? 2 : 1); f++) { // f16 in +-[2^-10, 2^-7): real scales
+            unsigned short h = (unsigned short)((5 + b[k * bs + 2 * f] % 3) << 10 | (b[k * bs + 2 * f + 1] & 3) << 8 |
                                                 (b[k * bs + 2 * f] & 0x80) << 8);
             b[k * bs + 2 * f] = (unsigned char)h, b[k * bs + 2 * f + 1] = (unsigned char)(h >> 8);
         }
@@ -461,7 +461,7 @@ END_TEST
 // A prefill (one feed of 30 tokens, every row's logits) takes the tiled matmul path; 50 single
 // tokens after it take the fused decode path and its CUDA graph, through evictions. m runs on
 // the CPU, gm on the GPU (the same model, or its blocks where m is their fp32 copy).
-static void compare_streams(const char *name, const Model *m, const Model *gm, Policy p) {
+static void compare_streams(const char *name, const Model *m, const Model *gm, Policy p, Limits lim) {
     Error err = {{0}};
     char label[64], what[160];
     ck_assert_msg(policy_validate(&p, &m->cfg, 1, &err) == 0, "%s", err.msg);
@@ -482,7 +482,6 @@ static void compare_streams(const char *name, const Model *m, const Model *gm, P
         ck_assert_msg(stream_feed(&gpu, &toks[i], 1, b + (size_t)i * V, 0, &err) == 0, "%s", err.msg);
     }
     ck_assert_int_eq(gpu.len, cpu.len);
-    Limits lim = {2e-4, 1e-4, 1e-9, "every layer's sums in another order"};
     snprintf(what, sizeof what, "%s %s: prefill rows", name, label);
     check_close(what, b, a, (size_t)pre * V, NULL, lim);
     snprintf(what, sizeof what, "%s %s: decode rows", name, label);
@@ -508,7 +507,8 @@ START_TEST(model_matches_cpu) {
                         {.kind = POLICY_SINKS, .n_sink = 4, .window = 20, .chunk = 8, .reference_prefill = 1}, // the reference implementations' dense prefill
                         // scattered keeps: the GPU gathers rows instead of turning its ring
                         {.kind = POLICY_STRIDED, .n_sink = 2, .window = 20, .chunk = 4, .stride = 3}};
-        for (int p = 0; p < 6; p++) compare_streams(models[k], &m, &m, pol[p]);
+        Limits lim = {2e-4, 1e-4, 1e-9, "every layer's sums in another order"};
+        for (int p = 0; p < 6; p++) compare_streams(models[k], &m, &m, pol[p], lim);
         model_free(&m);
     }
 }
@@ -528,7 +528,10 @@ START_TEST(native_model_matches_cpu) {
     ck_assert_msg(q.n_quant > 0, "the default model has no quantized matrices");
     Policy pol[] = {{.kind = POLICY_DENSE, .n_sink = 0, .window = 0, .chunk = 0, .reference_prefill = 0},
                     {.kind = POLICY_SINKS, .n_sink = 4, .window = 20, .chunk = 8, .reference_prefill = 0}};
-    for (int p = 0; p < 2; p++) compare_streams("SmolLM2 native", &f, &q, pol[p]);
+    // gpucheck's fp32 run of SmolLM2 (data/results/gpu/check_sinks.md) differed by at most 1.6e-4
+    // over 1024 positions; the blocks add another order of sums (d * sum q x + m * sum x): 6x that
+    Limits lim = {1e-3, 1e-4, 1e-9, "30 layers of sums in another order, blocks summed as d sum(q x) + m sum(x)"};
+    for (int p = 0; p < 2; p++) compare_streams("SmolLM2 native", &f, &q, pol[p], lim);
     model_free(&q), model_free(&f);
 }
 END_TEST
