@@ -70,6 +70,9 @@ help:
 	@echo "make bench-peer   llama-bench and sinks bench interleaved, same file and threads: data/results/peer.md"
 	@echo "make bench-peer-kquant  the same on a Q4_K_M file made with llama-quantize: data/results/peer_q4_k_m.md"
 	@echo "make bench-peer-busy    the same at 2 threads beside a busy loop, and with OMP_WAIT_POLICY=passive"
+	@echo "make bench-peer-gpu     llama.cpp's CUDA build against sinks --device cuda (a GPU machine): data/results/gpu/peer.md"
+	@echo "make peer-gpu     build llama.cpp's CUDA llama-bench (PEER_SRC=tarball on a machine without PyPI)"
+	@echo "make peer-src     llama.cpp's source, trimmed to ~9 MB, in out/peer/ (to carry to such a machine)"
 	@echo "make native-vs-fp32 per-token NLL of --weights native vs fp32 on War and Peace (2K tokens)"
 	@echo "make figures      draw every picture of the book (PNG, into chapters/)"
 	@echo "make ch04         run chapter 4's program (ARGS=\"--steps 100\" passes options; THREADS too)"
@@ -273,7 +276,7 @@ bench: $(CLI) $(MODEL)
 
 # ---- the peer: llama.cpp on the same file (benchmarks, not tests) ----------------------------
 PEER_DIR ?= $(MODEL_DIR)/peer
-.PHONY: peer bench-peer bench-peer-kquant bench-peer-busy native-vs-fp32
+.PHONY: peer bench-peer bench-peer-kquant bench-peer-busy peer-gpu bench-peer-gpu peer-src native-vs-fp32
 # llama-bench from the llama-cpp-python source distribution on PyPI (vendor/llama.cpp), built
 # with CMake outside the repository: CPU, native, Release, no CURL.
 peer:
@@ -302,6 +305,21 @@ bench-peer-busy: $(CLI) $(MODEL) peer
 	$(PEER_RACE) HOG=1 OMP_WAIT_POLICY=passive OUT=data/results/peer_busy_passive.md RAW=out/peer_busy_passive_raw.txt \
 	    tools/bench_peer.sh
 	$(PEER_RACE) OMP_WAIT_POLICY=passive OUT=data/results/peer_passive.md RAW=out/peer_passive_raw.txt tools/bench_peer.sh
+
+# The race on the GPU (a machine with CUDA): llama.cpp's CUDA build with every layer offloaded
+# against `sinks bench --device cuda --weights native`, the same file, one CPU thread each.
+peer-gpu:
+	PEER_DIR=$(PEER_DIR) PEER_CUDA=1 JOBS=$(shell nproc) $(if $(PEER_SRC),PEER_SRC=$(abspath $(PEER_SRC))) tools/build_peer.sh
+
+bench-peer-gpu: $(CLI) $(MODEL) peer-gpu
+	SINKS=$(SINKS_BIN) PEER=$(PEER_DIR)/llama-bench-cuda MODEL=$(MODEL) DEVICE=cuda THREADS=1 \
+	    OUT=data/results/gpu/peer.md RAW=out/peer_gpu_raw.txt CMD="make bench-peer-gpu" tools/bench_peer.sh
+
+# llama.cpp's source without its models and docs (~9 MB), for a machine that cannot reach PyPI:
+# `make peer-gpu PEER_SRC=out/peer/llama.cpp-src.tar.xz` there.
+peer-src:
+	mkdir -p out/peer
+	PEER_DIR=$(PEER_DIR) TARBALL=$(abspath out/peer/llama.cpp-src.tar.xz) tools/build_peer.sh
 
 # --weights native against fp32: per-token NLL on War and Peace, and the limits they agree within.
 native-vs-fp32: $(CLI) $(MODEL)

@@ -17,6 +17,8 @@ OUT=${OUT:-data/results/peer.md}
 RAW=${RAW:-out/peer_raw.txt}
 CMD=${CMD:-make bench-peer} # what the table says made it
 HOG=${HOG:-0}                 # 1: a busy loop runs beside both programs throughout (a busy machine)
+DEVICE=${DEVICE:-cpu}         # cuda: both on the GPU (llama-bench -ngl 99; sinks --device cuda)
+WEIGHTS=${WEIGHTS:-native}    # ours on the GPU: native (the file's blocks, as llama.cpp) or fp32
 mkdir -p out data/results
 [ -x "$PEER" ] || { echo "error: $PEER not found: run make peer first" >&2; exit 1; }
 : # REUSE=1: only rebuild the table from the last run's $RAW
@@ -29,14 +31,16 @@ if [ "$HOG" = 1 ]; then
 fi
 load_start=$(uptime)
 
+PEER_GPU=() OURS_GPU=()
+[ "$DEVICE" = cuda ] && PEER_GPU=(-ngl 99) OURS_GPU=(--device cuda --weights "$WEIGHTS")
 peer() { # threads -> "pp tg" tokens/s
-    "$PEER" -m "$MODEL" -t "$1" -p "$PP" -n "$TG" -r 1 -o csv 2>/dev/null | awk -F, '
+    "$PEER" -m "$MODEL" -t "$1" -p "$PP" -n "$TG" -r 1 -o csv "${PEER_GPU[@]}" 2>/dev/null | awk -F, '
         NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i }; next }
         { gsub(/"/, ""); if ($col["n_prompt"] > 0) pp = $col["avg_ts"]; else tg = $col["avg_ts"] }
         END { print pp, tg }'
 }
 ours() { # threads -> "pp tg rss_mb"
-    "$SINKS" bench --model "$MODEL" --threads "$1" --prompt "$PP" -n "$TG" --like-llama-bench --json 2>/dev/null |
+    "$SINKS" bench --model "$MODEL" --threads "$1" --prompt "$PP" -n "$TG" --like-llama-bench --json "${OURS_GPU[@]}" 2>/dev/null |
         awk '{ match($0, /"prefill_tok_s":[0-9.e+-]+/); pp = substr($0, RSTART + 16, RLENGTH - 16)
                match($0, /"decode_tok_s":[0-9.e+-]+/); tg = substr($0, RSTART + 15, RLENGTH - 15)
                match($0, /"peak_rss_mb":[0-9]+/); rss = substr($0, RSTART + 14, RLENGTH - 14); print pp, tg, rss }'
@@ -65,8 +69,14 @@ stats() { # who threads test -> "median min max"
 {
     echo "command: \`$CMD\` (tools/bench_peer.sh: $REPEATS rounds, order alternating; file $(basename "$MODEL"), $(($(stat -c %s "$MODEL") / 1000000)) MB)"
     echo
-    echo "- llama.cpp: \`llama-bench -m $(basename "$MODEL") -t N -p $PP -n $TG -r 1 -o csv\` ($(cat "$(dirname "$PEER")/source.txt" 2>/dev/null | xargs basename 2>/dev/null || echo llama.cpp), CPU build, GGML_NATIVE, Release)"
-    echo "- ours: \`sinks bench --model $(basename "$MODEL") --threads N --prompt $PP -n $TG --like-llama-bench --json\` (--weights native, the default)"
+    if [ "$DEVICE" = cuda ]; then
+        echo "- llama.cpp: \`llama-bench -m $(basename "$MODEL") -t N -p $PP -n $TG -r 1 -o csv -ngl 99\` ($(cat "$(dirname "$PEER")/source.txt" 2>/dev/null | xargs basename 2>/dev/null || echo llama.cpp), CUDA build, every layer on the GPU)"
+        echo "- ours: \`sinks bench --model $(basename "$MODEL") --prompt $PP -n $TG --like-llama-bench --json --device cuda --weights $WEIGHTS\`"
+        echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)"
+    else
+        echo "- llama.cpp: \`llama-bench -m $(basename "$MODEL") -t N -p $PP -n $TG -r 1 -o csv\` ($(cat "$(dirname "$PEER")/source.txt" 2>/dev/null | xargs basename 2>/dev/null || echo llama.cpp), CPU build, GGML_NATIVE, Release)"
+        echo "- ours: \`sinks bench --model $(basename "$MODEL") --threads N --prompt $PP -n $TG --like-llama-bench --json\` (--weights native, the default)"
+    fi
     echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; shared with other work: load at start \`${load_start##*load average: }\`, at end \`${load_end##*load average: }\`"
     [ -n "${OMP_WAIT_POLICY:-}" ] && echo "- environment of both programs: OMP_WAIT_POLICY=$OMP_WAIT_POLICY (both use libgomp)"
     [ "$HOG" = 1 ] && echo "- a busy loop (\`while :; do :; done\` in a shell) ran beside both programs throughout: one core's worth of other work"

@@ -109,6 +109,53 @@ static int bench_cuda(const Model *m, const char *path, int window, int prompt, 
 }
 // END: bench_cuda
 
+// --device cuda --like-llama-bench: llama-bench's two tests on the GPU, for `make bench-peer-gpu`:
+// pp, a prefill of `prompt` tokens into an empty cache, and tg, `steps` tokens decoded one at a
+// time from an empty cache (total time / steps), each a whole stream_feed (tokens in, logits
+// back), under a dense cache, CUDA graph on. One JSON line, as the CPU's --json prints.
+static int bench_cuda_like_peer(const Model *m, const char *path, int prompt, int steps) {
+    int V = m->cfg.vocab_size, n = prompt > steps ? prompt : steps, *toks = malloc((size_t)n * sizeof(int));
+    Policy p = {.kind = POLICY_DENSE};
+    Error err = {{0}};
+    Stream r;
+    float *logits = malloc((size_t)V * sizeof(float));
+    for (int i = 0; toks && i < n; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)V);
+    if (!toks || !logits || policy_validate(&p, &m->cfg, 0, &err) || stream_open(&r, m, &p, n + 8, "cuda", &err)) {
+        fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "out of memory");
+        free(toks), free(logits);
+        return 1;
+    }
+    gpu_stream_use_graph(&r, 1);
+    int rc = stream_feed(&r, toks, 8, logits, 0, &err); // warm-up
+    stream_reset(&r);
+    double t0 = now_seconds();
+    if (!rc) rc = stream_feed(&r, toks, prompt, logits, 0, &err);
+    double pp = now_seconds() - t0;
+    stream_reset(&r);
+    t0 = now_seconds();
+    for (int s = 0; s < steps && !rc; s++) rc = stream_feed(&r, &toks[s], 1, logits, 0, &err);
+    double tg = now_seconds() - t0;
+    if (rc) fprintf(stderr, "error: %s\n", err.msg);
+    cJSON *j = rc ? NULL : cJSON_CreateObject();
+    if (j) {
+        cJSON_AddStringToObject(j, "device", stream_device(&r));
+        cJSON_AddStringToObject(j, "model", path);
+        cJSON_AddStringToObject(j, "weights", m->n_quant ? "native" : "fp32");
+        cJSON_AddNumberToObject(j, "prompt", prompt);
+        cJSON_AddNumberToObject(j, "n_predict", steps);
+        cJSON_AddNumberToObject(j, "prefill_tok_s", prompt / pp);
+        cJSON_AddNumberToObject(j, "decode_tok_s", steps / tg);
+        cJSON_AddNumberToObject(j, "peak_rss_mb", (double)(peak_rss_kb() >> 10));
+        char *text = cJSON_PrintUnformatted(j);
+        if (text) printf("%s\n", text);
+        free(text);
+        cJSON_Delete(j);
+    }
+    stream_free(&r);
+    free(toks), free(logits);
+    return rc != 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *thread_list = "1,2", *device = "cpu", *weights = NULL;
     int prompt = 0, steps = 0, window = POLICY_PAPER_WINDOW, json = 0, like_peer = 0;
@@ -143,7 +190,8 @@ int cmd_bench(int argc, char **argv) {
     int lr = load_model_weights(&L, path, NULL, 0, weights_for(weights, device));
     if (lr) return lr == -2 ? EXIT_USAGE : EXIT_INPUT;
     if (cuda) {
-        int rc = bench_cuda(&L.model, path, window, prompt, steps);
+        int rc = like_peer ? bench_cuda_like_peer(&L.model, path, prompt, steps)
+                           : bench_cuda(&L.model, path, window, prompt, steps);
         loaded_free(&L);
         return rc;
     }
