@@ -39,7 +39,12 @@ QB_FN float qblock_half(const unsigned char *p) {
 QB_FN float qblock_weight(const unsigned char *b, int type, int j) {
     if (type == GGML_Q8_0) return (float)(signed char)b[2 + j] * qblock_half(b);
     int q = j < 16 ? b[4 + j] & 0x0F : b[4 + j - 16] >> 4;
+#ifdef __CUDA_ARCH__
+    // a multiply, then an add, each rounded: what dequantize does (nvcc would fuse them)
+    return __fadd_rn(__fmul_rn((float)q, qblock_half(b)), qblock_half(b + 2));
+#else
     return (float)q * qblock_half(b) + qblock_half(b + 2);
+#endif
 }
 
 // ANCHOR: qblock_dot

@@ -1,5 +1,5 @@
 // qmatvec.cu: out[O] = W[O, I] x[I] with W kept as Q4_1 blocks, the default model's weights
-// (gpu/dequant.cu has the format). Op "matvec_q4_1" in gpu/registry.c, checked against ref_cpu's
+// (gpu/qblock.h has the format). Op "matvec_q4_1" in gpu/registry.c, checked against ref_cpu's
 // dequantize, then matmul_forward. I is a multiple of 32: a row is I / 32 whole blocks.
 #include "common.cuh"
 #include "dispatch.h"
@@ -21,7 +21,7 @@
 //   1. o = the row of this warp; a warp past the last row returns (the whole warp, so the
 //      shuffles of step 3 see all 32 lanes); lane = threadIdx.x % 32.
 //   2. each lane takes blocks lane, lane + 32, ... of the row: reads d and m byte by byte (a
-//      20-byte block is not 4-byte aligned; gpu/dequant.cu shows how, with __half_raw), then sums
+//      20-byte block is not 4-byte aligned; gpu/qblock.h shows how, with __half_raw), then sums
 //      (q * d + m) * x[32 * b + j] over its 32 elements. (Faster: d * sum(q * x) + m * sum(x),
 //      one multiply per element; the limits allow the different rounding.)
 //   3. s = warp_sum(s); lane 0 writes out[o] = s.

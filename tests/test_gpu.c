@@ -123,7 +123,8 @@ START_TEST(embedding_matches_cpu) {
 }
 END_TEST
 
-// Q4_1 by the lab's kernel (qmatvec v1's first step) and the model's, Q8_0 by the model's.
+// Q4_1 through the lab's entry point (qmatvec v1's first step) and the model's, Q8_0 the model's:
+// the same multiply and add as the CPU, unfused, so the limit allows one rounding.
 START_TEST(dequant_q4_1_matches_cpu) {
     if (!have_gpu("dequant")) return;
     Limits lim = {0, 1e-6, 1e-12, "q * d + m: one rounding, fused or not"};
