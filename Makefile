@@ -70,10 +70,11 @@ help:
 	@echo "make bench-peer   llama-bench and sinks bench interleaved, same file and threads: data/results/peer.md"
 	@echo "make bench-peer-kquant  the same on a Q4_K_M file made with llama-quantize: data/results/peer_q4_k_m.md"
 	@echo "make bench-peer-busy    the same at 2 threads beside a busy loop, and with OMP_WAIT_POLICY=passive"
+	@echo "make bench-peer-depth   the same from a cache already holding 1024 tokens (llama-bench -d 1024): data/results/peer_depth.md"
 	@echo "make bench-peer-gpu     llama.cpp's CUDA build against sinks --device cuda (a GPU machine): data/results/gpu/peer.md"
 	@echo "make peer-gpu     build llama.cpp's CUDA llama-bench (PEER_SRC=tarball on a machine without PyPI)"
 	@echo "make peer-src     llama.cpp's source, trimmed to ~9 MB, in out/peer/ (to carry to such a machine)"
-	@echo "make decode-100k  decode tok/s under sinks 4+1020 from 1K to 100K tokens, 2 threads (~20 min): data/results/decode_100k.md"
+	@echo "make decode-100k  decode steps under sinks 4+1020 after 2K, 10K and 100K tokens, timed in turns (~15 min): data/results/decode_100k.md"
 	@echo "make native-vs-fp32 per-token NLL of --weights native vs fp32 on War and Peace (2K tokens)"
 	@echo "make figures      draw every picture of the book (PNG, into chapters/)"
 	@echo "make ch04         run chapter 4's program (ARGS=\"--steps 100\" passes options; THREADS too)"
@@ -277,7 +278,7 @@ bench: $(CLI) $(MODEL)
 
 # ---- the peer: llama.cpp on the same file (benchmarks, not tests) ----------------------------
 PEER_DIR ?= $(MODEL_DIR)/peer
-.PHONY: peer bench-peer bench-peer-kquant bench-peer-busy peer-gpu bench-peer-gpu peer-src decode-100k native-vs-fp32
+.PHONY: peer bench-peer bench-peer-kquant bench-peer-busy bench-peer-depth peer-gpu bench-peer-gpu peer-src decode-100k native-vs-fp32
 # llama-bench from the llama-cpp-python source distribution on PyPI (vendor/llama.cpp), built
 # with CMake outside the repository: CPU, native, Release, no CURL.
 peer:
@@ -286,6 +287,12 @@ peer:
 # Interleaved rounds of llama-bench and sinks bench, pp512 and tg128 at 1 and 2 threads.
 bench-peer: $(CLI) $(MODEL) peer
 	SINKS=$(SINKS_BIN) PEER=$(PEER_DIR)/llama-bench MODEL=$(MODEL) tools/bench_peer.sh
+
+# The same race with 1024 tokens already in the cache (llama-bench -d 1024; ours --depth 1024):
+# decode and prefill that attend over a full context, as a streaming cache does.
+bench-peer-depth: $(CLI) $(MODEL) peer
+	SINKS=$(SINKS_BIN) PEER=$(PEER_DIR)/llama-bench MODEL=$(MODEL) DEPTH=1024 OUT=data/results/peer_depth.md \
+	    RAW=out/peer_depth_raw.txt CMD="make bench-peer-depth" tools/bench_peer.sh
 
 # The same race on a Q4_K_M file (Q5_0, Q8_0, Q4_K and Q6_K blocks: SmolLM2's 576-wide rows
 # cannot hold K blocks, so llama-quantize falls back to Q5_0 for them), made from $(MODEL) with
@@ -322,13 +329,13 @@ peer-src:
 	mkdir -p out/peer
 	PEER_DIR=$(PEER_DIR) TARBALL=$(abspath out/peer/llama.cpp-src.tar.xz) tools/build_peer.sh
 
-# Decode speed with a full sinks 4+1020 cache from 1K to 100K tokens (`sinks memory` feeds one
-# token at a time: every token a decode step): the issue's "speed at 100K equals speed at 2K".
+# Decode speed with a full sinks 4+1020 cache after 2K, 10K and 100K tokens of War and Peace:
+# three streams, fed in blocks (the same cache as decoding one token at a time), then their
+# decode steps timed in turns, so that the machine's moods fall on all three alike.
 decode-100k: $(CLI) $(MODEL)
 	@mkdir -p data/results
-	{ echo '```'; echo '$$ sinks memory --file war-and-peace.txt --tokens 100000 --sinks 4 --window 1020 --threads 2'; \
-	  $(SINKS_BIN) memory --model $(MODEL) --file $(TEXT) --tokens 100000 --sinks 4 --window 1020 --threads 2; \
-	  echo '```'; } | tee data/results/decode_100k.md
+	$(SINKS_BIN) speed --model $(MODEL) --caches 1024 --stream-at 2000,10000,100000 --steps 300 --file $(TEXT) \
+	    --threads 2 | tee data/results/decode_100k.md
 
 # --weights native against fp32: per-token NLL on War and Peace, and the limits they agree within.
 native-vs-fp32: $(CLI) $(MODEL)

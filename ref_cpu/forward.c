@@ -21,11 +21,12 @@ int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error
     s->hb = malloc(T * F * sizeof(float));
     s->hb2 = malloc(T * F * sizeof(float));
     s->att = malloc((size_t)cfg->n_heads * T * capacity * sizeof(float));
+    s->att_part = malloc(attention_part_floats(max_T, capacity, cfg->n_heads, cfg->head_dim) * sizeof(float));
     s->pos = malloc(T * sizeof(int));
     size_t widest = D > F ? D : F;
     widest = widest > qd ? widest : qd;
     s->xq = malloc(T * (widest / 32 + 1) * sizeof(Q8Block));
-    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_sink || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->att ||
+    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_sink || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->att || !s->att_part ||
         !s->pos || !s->xq) {
         runstate_free(s);
         return err_set(err, "out of memory for activations (block %d, cache %d)", max_T, capacity);
@@ -39,7 +40,7 @@ int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error
 
 void runstate_free(RunState *s) {
     free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->q_sink); free(s->k); free(s->v);
-    free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->pos); free(s->xq);
+    free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->att_part); free(s->pos); free(s->xq);
     rope_free(&s->rope);
     memset(s, 0, sizeof *s);
 }

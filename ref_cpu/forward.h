@@ -21,6 +21,7 @@ typedef struct {
     float *hb, *hb2; // [max_T, F]
     Q8Block *xq;     // [max_T, max(D, F, Hq*hd) / 32] input of a quantized product, as 8-bit blocks
     float *att;      // [Hq, max_T, capacity] attention probabilities of the last layer run
+    float *att_part; // attention_part_floats(max_T, capacity, Hq, head_dim): tiles' shares
     int *pos;        // [max_T] positions of the block's queries
     int n_sink;      // attention view: slots 0..n_sink-1 are sinks, always visible
     int window;      // each query sees the sinks and its last `window` predecessors; 0 = all
@@ -62,5 +63,14 @@ void attention_causal_forward(float *out, float *att, const float *q, const floa
 void attention_forward(float *out, float *att, const float *q, const float *q_sink, const float *k_rot,
                        const float *v, int T, int n_past, int n_sink, int window, int n_heads, int n_kv_heads,
                        int head_dim, int capacity);
+// attention_forward in tiles of ATT_TILE visible keys, each tile one task that reads every key and
+// value row once for all heads; the tiles are merged by rescaling to the largest score. Equal to
+// attention_forward to float rounding, and a token's numbers do not depend on T. part: scratch of
+// attention_part_floats(T, capacity, n_heads, head_dim) floats.
+enum { ATT_TILE = 128 };
+size_t attention_part_floats(int T, int capacity, int n_heads, int head_dim);
+void attention_tiled_forward(float *out, float *att, float *part, const float *q, const float *q_sink,
+                             const float *k_rot, const float *v, int T, int n_past, int n_sink, int window,
+                             int n_heads, int n_kv_heads, int head_dim, int capacity);
 
 #endif

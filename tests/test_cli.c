@@ -84,6 +84,12 @@ START_TEST(ppl_memory_speed_streameval_run) {
     out = run_cli(args, NULL, &st);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "| 64 |"), "speed: %s", out);
     free(out);
+    snprintf(args, sizeof args, "speed %s --caches 64 --steps 3 --stream-at 100,700 --file %s", stories(),
+             fixture_path("varied.txt"));
+    out = run_cli(args, NULL, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "| 100 |") && strstr(out, "| 700 |") &&
+                      strstr(out, "sinks 4+60"), "speed --stream-at: %s", out);
+    free(out);
     snprintf(args, sizeof args, "streameval %s --lines 12 --every 3 --distances 2 --window 60", stories());
     out = run_cli(args, NULL, &st);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "| 2 |"), "streameval: %s", out);

@@ -59,6 +59,52 @@ START_TEST(causal_comparison_sees_a_wrong_mask) {
 }
 END_TEST
 
+// ---- 1b. the tiled attention the model runs == the sink version it is made from --------------
+
+// attention_tiled_forward cuts the visible keys into tiles and merges them by rescaling: equal to
+// attention_forward within float rounding (1e-6 on outputs of size ~1 and on probabilities), with
+// hidden slots at probability 0; and every token of a block bit-identical to the same token run
+// alone (T = 1 at its slot), as decoding and prefill must be. The shapes cross tile boundaries
+// (ATT_TILE = 128), put the sink/window border inside a group of 8 keys, hide slots behind the
+// window, use head sizes that take the vector path (64) and the plain one (12), and a q_sink
+// different from q.
+START_TEST(tiled_equals_sink_version) {
+    static const struct { int T, n_past, n_sink, window, H, KV, hd; } shapes[] = {
+        {1, 0, 4, 0, 9, 3, 64},      {1, 300, 4, 0, 9, 3, 64},   {1, 1100, 4, 1020, 9, 3, 64},
+        {37, 280, 4, 200, 9, 3, 64}, {5, 130, 0, 128, 4, 2, 12}, {200, 70, 3, 61, 6, 6, 64},
+        {9, 140, 6, 129, 2, 1, 16},  {3, 500, 4, 64, 9, 3, 64},
+    };
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        int T = shapes[c].T, P = shapes[c].n_past, S = shapes[c].n_sink, W = shapes[c].window, H = shapes[c].H;
+        int KV = shapes[c].KV, hd = shapes[c].hd, N = P + T;
+        size_t nq = (size_t)T * H * hd, nk = (size_t)N * KV * hd, na = (size_t)H * T * N;
+        float *q = malloc(nq * 4), *qs = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4);
+        float *o1 = malloc(nq * 4), *o2 = malloc(nq * 4), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
+        float *o3 = malloc((size_t)H * hd * 4), *a3 = malloc((size_t)H * N * 4);
+        float *part = malloc(attention_part_floats(T, N, H, hd) * 4);
+        for (size_t i = 0; i < nq; i++) q[i] = uniform(-2, 2), qs[i] = uniform(-2, 2);
+        for (size_t i = 0; i < nk; i++) k[i] = uniform(-2, 2), v[i] = uniform(-1, 1);
+        attention_forward(o1, a1, q, qs, k, v, T, P, S, W, H, KV, hd, N);
+        attention_tiled_forward(o2, a2, part, q, qs, k, v, T, P, S, W, H, KV, hd, N);
+        ck_assert_msg(max_abs_diff(o1, o2, nq) < 1e-6, "shape %zu: outputs differ by %g", c, max_abs_diff(o1, o2, nq));
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++)
+                for (int j = 0; j <= P + t; j++) {
+                    size_t x = ((size_t)h * T + t) * N + j;
+                    ck_assert_msg(fabsf(a1[x] - a2[x]) < 1e-6f, "shape %zu head %d token %d slot %d: p %g vs %g", c,
+                                  h, t, j, a2[x], a1[x]);
+                }
+        for (int t = 0; t < T; t += T > 8 ? 7 : 1) { // alone: the same bits
+            attention_tiled_forward(o3, a3, part, q + (size_t)t * H * hd, qs + (size_t)t * H * hd, k, v, 1, P + t, S,
+                                    W, H, KV, hd, N);
+            ck_assert_msg(memcmp(o3, o2 + (size_t)t * H * hd, (size_t)H * hd * 4) == 0, "shape %zu token %d: block != alone",
+                          c, t);
+        }
+        free(q), free(qs), free(k), free(v), free(o1), free(o2), free(a1), free(a2), free(o3), free(a3), free(part);
+    }
+}
+END_TEST
+
 // ---- 2. correct answers, written independently (double precision where it is natural) -------
 
 static void softmax_good(float *x, int n) {
@@ -194,5 +240,6 @@ END_TEST
 
 int main(void) {
     RUN_TESTS("exercises", 60, causal_equals_sink_version_on_dense_cache, causal_comparison_sees_a_wrong_mask,
+              tiled_equals_sink_version,
               checkers_pass_correct_answers, checkers_fail_wrong_answers);
 }

@@ -13,6 +13,7 @@ REPEATS=${REPEATS:-5}
 THREADS=${THREADS:-1 2}
 PP=${PP:-512}
 TG=${TG:-128}
+DEPTH=${DEPTH:-0}             # both tests start from a cache holding DEPTH tokens (llama-bench -d)
 OUT=${OUT:-data/results/peer.md}
 RAW=${RAW:-out/peer_raw.txt}
 CMD=${CMD:-make bench-peer} # what the table says made it
@@ -31,16 +32,18 @@ if [ "$HOG" = 1 ]; then
 fi
 load_start=$(uptime)
 
-PEER_GPU=() OURS_GPU=()
+PEER_GPU=() OURS_GPU=() PEER_DEPTH=() OURS_DEPTH=()
 [ "$DEVICE" = cuda ] && PEER_GPU=(-ngl 99) OURS_GPU=(--device cuda --weights "$WEIGHTS")
+[ "$DEPTH" -gt 0 ] && PEER_DEPTH=(-d "$DEPTH") OURS_DEPTH=(--depth "$DEPTH")
+AT=""; [ "$DEPTH" -gt 0 ] && AT=" @ d$DEPTH" # llama-bench's name for a test at depth
 peer() { # threads -> "pp tg" tokens/s
-    "$PEER" -m "$MODEL" -t "$1" -p "$PP" -n "$TG" -r 1 -o csv "${PEER_GPU[@]}" 2>/dev/null | awk -F, '
+    "$PEER" -m "$MODEL" -t "$1" -p "$PP" -n "$TG" -r 1 -o csv "${PEER_GPU[@]}" "${PEER_DEPTH[@]}" 2>/dev/null | awk -F, '
         NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i }; next }
         { gsub(/"/, ""); if ($col["n_prompt"] > 0) pp = $col["avg_ts"]; else tg = $col["avg_ts"] }
         END { print pp, tg }'
 }
 ours() { # threads -> "pp tg rss_mb"
-    "$SINKS" bench --model "$MODEL" --threads "$1" --prompt "$PP" -n "$TG" --like-llama-bench --json "${OURS_GPU[@]}" 2>/dev/null |
+    "$SINKS" bench --model "$MODEL" --threads "$1" --prompt "$PP" -n "$TG" --like-llama-bench --json "${OURS_GPU[@]}" "${OURS_DEPTH[@]}" 2>/dev/null |
         awk '{ match($0, /"prefill_tok_s":[0-9.e+-]+/); pp = substr($0, RSTART + 16, RLENGTH - 16)
                match($0, /"decode_tok_s":[0-9.e+-]+/); tg = substr($0, RSTART + 15, RLENGTH - 15)
                match($0, /"peak_rss_mb":[0-9]+/); rss = substr($0, RSTART + 14, RLENGTH - 14); print pp, tg, rss }'
@@ -74,8 +77,8 @@ stats() { # who threads test -> "median min max"
         echo "- ours: \`sinks bench --model $(basename "$MODEL") --prompt $PP -n $TG --like-llama-bench --json --device cuda --weights $WEIGHTS\`"
         echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)"
     else
-        echo "- llama.cpp: \`llama-bench -m $(basename "$MODEL") -t N -p $PP -n $TG -r 1 -o csv\` ($(cat "$(dirname "$PEER")/source.txt" 2>/dev/null | xargs basename 2>/dev/null || echo llama.cpp), CPU build, GGML_NATIVE, Release)"
-        echo "- ours: \`sinks bench --model $(basename "$MODEL") --threads N --prompt $PP -n $TG --like-llama-bench --json\` (--weights native, the default)"
+        echo "- llama.cpp: \`llama-bench -m $(basename "$MODEL") -t N -p $PP -n $TG -r 1 -o csv${PEER_DEPTH[*]:+ ${PEER_DEPTH[*]}}\` ($(cat "$(dirname "$PEER")/source.txt" 2>/dev/null | xargs basename 2>/dev/null || echo llama.cpp), CPU build, GGML_NATIVE, Release)"
+        echo "- ours: \`sinks bench --model $(basename "$MODEL") --threads N --prompt $PP -n $TG --like-llama-bench --json${OURS_DEPTH[*]:+ ${OURS_DEPTH[*]}}\` (--weights native, the default)"
     fi
     echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; shared with other work: load at start \`${load_start##*load average: }\`, at end \`${load_end##*load average: }\`"
     [ -n "${OMP_WAIT_POLICY:-}" ] && echo "- environment of both programs: OMP_WAIT_POLICY=$OMP_WAIT_POLICY (both use libgomp)"
@@ -87,10 +90,10 @@ stats() { # who threads test -> "median min max"
         for k in pp tg; do
             set -- $(stats peer "$th" $k) $(stats ours "$th" $k)
             n=$PP; [ $k = tg ] && n=$TG
-            echo "| $th | $k$n | $1 ($2-$3) | $4 ($5-$6) | $(awk -v a="$4" -v b="$1" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')x |"
+            echo "| $th | $k$n$AT | $1 ($2-$3) | $4 ($5-$6) | $(awk -v a="$4" -v b="$1" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')x |"
         done
     done
     echo
-    echo "Peak RSS of \`sinks bench\` (native weights, cache of $((PP + TG)) slots): $(awk '$3 == "rss" { print $4 }' "$RAW" | sort -g | tail -1) MB; the file is $(($(stat -c %s "$MODEL") >> 20)) MB."
+    echo "Peak RSS of \`sinks bench\` (native weights, cache of $((DEPTH + PP + TG)) slots): $(awk '$3 == "rss" { print $4 }' "$RAW" | sort -g | tail -1) MB; the file is $(($(stat -c %s "$MODEL") >> 20)) MB."
 } > "$OUT"
 cat "$OUT"

@@ -158,7 +158,7 @@ static int bench_cuda_like_peer(const Model *m, const char *path, int prompt, in
 
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *thread_list = "1,2", *device = "cpu", *weights = NULL;
-    int prompt = 0, steps = 0, window = POLICY_PAPER_WINDOW, json = 0, like_peer = 0;
+    int prompt = 0, steps = 0, window = POLICY_PAPER_WINDOW, json = 0, like_peer = 0, depth = 0;
     Opt opts[] = {
         MODEL_OPT(model),
         {"--threads", OPT_LIST, &thread_list, "comma-separated thread counts (default 1,2)", 1, 1024, "-t"},
@@ -168,6 +168,8 @@ int cmd_bench(int argc, char **argv) {
         {"--json", OPT_FLAG, &json, "print the results as one JSON object (CPU)", 0, 0, NULL},
         {"--like-llama-bench", OPT_FLAG, &like_peer, "decode from an empty cache and report -n / total time, as "
          "llama-bench's tg test does (its pp test is our prefill)", 0, 0, NULL},
+        {"--depth", OPT_INT, &depth, "with --like-llama-bench (CPU): both tests start from a cache already holding N "
+         "tokens, as llama-bench -d N (default 0)", 0, 1048576, "-d"},
         WEIGHTS_OPT(weights),
         DEVICE_OPT(device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
@@ -189,6 +191,11 @@ int cmd_bench(int argc, char **argv) {
     Loaded L;
     int lr = load_model_weights(&L, path, NULL, 0, weights_for(weights, device));
     if (lr) return lr == -2 ? EXIT_USAGE : EXIT_INPUT;
+    if (depth && (cuda || !like_peer)) {
+        fprintf(stderr, "error: --depth: only with --like-llama-bench on the CPU\n");
+        loaded_free(&L);
+        return 2;
+    }
     if (cuda) {
         int rc = like_peer ? bench_cuda_like_peer(&L.model, path, prompt, steps)
                            : bench_cuda(&L.model, path, window, prompt, steps);
@@ -196,9 +203,9 @@ int cmd_bench(int argc, char **argv) {
         return rc;
     }
     const Config *c = &L.model.cfg;
-    int capacity = prompt + steps;
+    int capacity = depth + prompt + steps;
     if (capacity > c->ctx_len) {
-        fprintf(stderr, "error: --prompt + --steps = %d exceeds the trained context %d\n", capacity, c->ctx_len);
+        fprintf(stderr, "error: --depth + --prompt + --steps = %d exceeds the trained context %d\n", capacity, c->ctx_len);
         loaded_free(&L);
         return 2;
     }
@@ -214,15 +221,17 @@ int cmd_bench(int argc, char **argv) {
     }
     for (int i = 0; i < capacity; i++) tokens[i] = (int)((i * 7919u + 13) % (unsigned)c->vocab_size);
     // bytes one decode step reads: the weights, and K (rotated copy) and V at mid-run length
+    double kv_len = (like_peer ? depth : prompt) + steps / 2.0;
     const Model *M = &L.model;
     double weight_bytes = step_weight_bytes(M);
     const char *kind = M->n_quant ? "native" : "fp32";
-    double kv_bytes = 2.0 * c->n_layers * (prompt + steps / 2.0) * c->n_kv_heads * c->head_dim * 4.0;
+    double kv_bytes = 2.0 * c->n_layers * kv_len * c->n_kv_heads * c->head_dim * 4.0;
     if (!json) {
         printf("model: %s (%.1f M parameters, %s weights: %.0f MB read per token)\n", path,
                (M->n_params + M->n_quant) / 1e6, kind, weight_bytes / 1e6);
-        printf("command: sinks bench --model %s --threads %s --prompt %d -n %d --weights %s%s\n", path, thread_list, prompt,
+        printf("command: sinks bench --model %s --threads %s --prompt %d -n %d --weights %s%s", path, thread_list, prompt,
                steps, kind, like_peer ? " --like-llama-bench" : "");
+        printf(depth ? " --depth %d\n" : "\n", depth);
         printf("| threads | prefill tok/s | decode tok/s | decode ms/token | read GB/s | floor ms/token | decode / floor |\n");
         printf("|---|---|---|---|---|---|---|\n");
     }
@@ -237,10 +246,14 @@ int cmd_bench(int argc, char **argv) {
         kvcache_reset(&cache);
         model_forward(logits, &L.model, &cache, &st, tokens, 8, 0, &err); // warm-up
         kvcache_reset(&cache);
+        if (depth) model_forward(logits, &L.model, &cache, &st, tokens + prompt + steps, depth, 0, &err); // context
         double t0 = now_seconds();
         model_forward(logits, &L.model, &cache, &st, tokens, prompt, 0, &err);
         prefill_s[n_th] = now_seconds() - t0;
-        if (like_peer) kvcache_reset(&cache); // llama-bench's tg: from an empty cache
+        if (like_peer) { // llama-bench's tg: from an empty cache, or one holding `depth` tokens
+            kvcache_reset(&cache);
+            if (depth) model_forward(logits, &L.model, &cache, &st, tokens + prompt + steps, depth, 0, &err);
+        }
         double d0 = now_seconds();
         for (int s = 0; s < steps; s++) {
             double a = now_seconds();
@@ -277,6 +290,7 @@ int cmd_bench(int argc, char **argv) {
         cJSON_AddStringToObject(j, "weights", kind);
         cJSON_AddNumberToObject(j, "prompt", prompt);
         cJSON_AddNumberToObject(j, "n_predict", steps);
+        cJSON_AddNumberToObject(j, "depth", depth);
         cJSON_AddNumberToObject(j, "peak_rss_mb", model_rss >> 10);
         char *text = cJSON_PrintUnformatted(j);
         if (text) printf("%s\n", text);

@@ -15,6 +15,7 @@ static int cmp_double(const void *a, const void *b) {
 // One policy under test at one cache size: its stream and the seconds of its timed steps.
 typedef struct {
     Policy p;
+    int fill;  // tokens streamed before the timed steps (0: the cache size)
     int steps; // decode steps to time
     Stream r;
     int live;  // stream_open succeeded
@@ -45,17 +46,25 @@ static double load1(void) { // the 1-minute load average; -1 where /proc is miss
 // step of each policy, starting from a different policy each round. A burst of load from
 // other processes on a shared machine then falls on all policies alike, not on one policy's
 // whole run, and the median of each policy's steps says what a typical step costs.
-static int time_interleaved(Timed *t, int n_pol, const Model *m, int size, const char *device, Error *err) {
-    int V = m->cfg.vocab_size, rounds = 0, rc = -1;
-    for (int i = 0; i < n_pol; i++) rounds = t[i].steps > rounds ? t[i].steps : rounds;
-    int n_tok = size + rounds + 1, *toks = malloc((size_t)n_tok * sizeof(int));
+// The tokens are text[] repeated, or made up where there is no text.
+static int time_interleaved(Timed *t, int n_pol, const Model *m, int size, const TokenList *text, const char *device,
+                            Error *err) {
+    int V = m->cfg.vocab_size, rounds = 0, fill = 0, rc = -1;
+    for (int i = 0; i < n_pol; i++) {
+        rounds = t[i].steps > rounds ? t[i].steps : rounds;
+        if (!t[i].fill) t[i].fill = size;
+        fill = t[i].fill > fill ? t[i].fill : fill;
+    }
+    int n_tok = fill + rounds + 1, *toks = malloc((size_t)n_tok * sizeof(int));
     float *logits = malloc((size_t)V * sizeof(float));
     if (!toks || !logits) {
         err_set(err, "out of memory");
         goto out;
     }
-    for (int i = 0; i < n_tok; i++) toks[i] = (int)((i * 7919u + 13) % (unsigned)V);
+    for (int i = 0; i < n_tok; i++)
+        toks[i] = text && text->n ? text->ids[i % text->n] : (int)((i * 7919u + 13) % (unsigned)V);
     for (int i = 0; i < n_pol; i++) {
+        int n = t[i].fill;
         if (policy_validate(&t[i].p, &m->cfg, 1, err) || stream_open(&t[i].r, m, &t[i].p, n_tok + 1, device, err))
             goto out;
         t[i].live = 1;
@@ -63,10 +72,10 @@ static int time_interleaved(Timed *t, int n_pol, const Model *m, int size, const
             err_set(err, "out of memory");
             goto out;
         }
-        if (t[i].p.kind == POLICY_RECOMPUTE) stream_prime_recent(&t[i].r, toks, size - 1);
-        else if (stream_feed(&t[i].r, toks, size, logits, 0, err)) goto out;
+        if (t[i].p.kind == POLICY_RECOMPUTE) stream_prime_recent(&t[i].r, toks, n - 1);
+        else if (stream_feed(&t[i].r, toks, n, logits, 0, err)) goto out;
         // a warm-up step, not timed (recompute's steps are long enough to need none)
-        if (t[i].p.kind != POLICY_RECOMPUTE && stream_feed(&t[i].r, &toks[size], 1, logits, 0, err)) goto out;
+        if (t[i].p.kind != POLICY_RECOMPUTE && stream_feed(&t[i].r, &toks[n], 1, logits, 0, err)) goto out;
     }
     for (int k = 0; k < rounds; k++)
         for (int j = 0; j < n_pol; j++) {
@@ -74,7 +83,7 @@ static int time_interleaved(Timed *t, int n_pol, const Model *m, int size, const
             // a policy with fewer steps (recompute) takes them spread evenly over the rounds
             if ((long)(k + 1) * p->steps / rounds == (long)k * p->steps / rounds) continue;
             double t0 = now_seconds();
-            if (stream_feed(&p->r, &toks[size + 1 + p->n], 1, logits, 0, err)) goto out;
+            if (stream_feed(&p->r, &toks[p->fill + 1 + p->n], 1, logits, 0, err)) goto out;
             p->dt[p->n++] = now_seconds() - t0;
         }
     for (int i = 0; i < n_pol; i++) qsort(t[i].dt, (size_t)t[i].n, sizeof(double), cmp_double);
@@ -86,8 +95,43 @@ out:
 }
 // END: speed_interleaved
 
+// --stream-at N,N,..: one sinks 4+(cache-4) stream per N, each fed N tokens (in blocks, which
+// leaves the cache exactly as decoding them one by one would), then their decode steps timed in
+// turns: is a step at 100K tokens as fast as one at 2K?
+static int speed_stream_at(const Model *m, int size, const char *at_list, const TokenList *text, int steps,
+                           const char *device) {
+    Timed t[16];
+    int n = 0, rc = 0;
+    char *list = strdup(at_list);
+    for (char *tk = strtok(list, ","); tk && n < 16; tk = strtok(NULL, ","))
+        t[n++] = (Timed){.p = {.kind = POLICY_SINKS, .n_sink = 4, .window = size - 4}, .fill = atoi(tk), .steps = steps};
+    free(list);
+    Error err = {{0}};
+    fprintf(stderr, "feeding %d streams (the longest takes a while)...\n", n);
+    if (time_interleaved(t, n, m, size, text, device, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        rc = 1;
+    } else {
+        printf("| tokens streamed before the timed steps | sinks 4+%d, ms per step: median (min-max) | tok/s (median) "
+               "| / first row |\n|---|---|---|---|\n", size - 4);
+        double first = quantile(t[0].dt, t[0].n, 0.5);
+        for (int i = 0; i < n; i++) {
+            double med = quantile(t[i].dt, t[i].n, 0.5);
+            printf("| %d | %.2f (%.2f-%.2f) | %.1f | %.3f |\n", t[i].fill, med * 1e3, t[i].dt[0] * 1e3,
+                   t[i].dt[t[i].n - 1] * 1e3, 1 / med, med / first);
+        }
+        printf("\npeak RSS %ld MB (all %d streams together)\n", peak_rss_kb() >> 10, n);
+    }
+    for (int i = 0; i < n; i++) {
+        if (t[i].live) stream_free(&t[i].r);
+        free(t[i].dt);
+    }
+    return rc;
+}
+
 int cmd_speed(int argc, char **argv) {
-    const char *model = NULL, *sizes = "256,512,1024,2048", *device = "cpu", *weights = NULL;
+    const char *model = NULL, *sizes = "256,512,1024,2048", *device = "cpu", *weights = NULL, *stream_at = NULL;
+    const char *file = NULL;
     int steps = 21, recompute_steps = 5, threads = 0;
     const char *csv = NULL;
     Opt opts[] = {
@@ -97,6 +141,9 @@ int cmd_speed(int argc, char **argv) {
         {"--n-predict", OPT_INT, &steps, "decode steps timed per policy and size (median; default 21)", 1, 100000, "-n --steps"},
         {"--recompute-steps", OPT_INT, &recompute_steps, "steps timed for recompute, which is slow (default 5)", 1, 10000, NULL},
         {"--csv", OPT_STR, &csv, "also write policy,cache,median_ms,min_ms,max_ms,q1_ms,q3_ms,steps", 0, 0, NULL},
+        {"--stream-at", OPT_LIST, &stream_at, "instead: sinks 4+(cache-4) decode steps in streams already N tokens long, "
+         "timed in turns (the first --caches size; up to 16 N)", 1, 100000000, NULL},
+        {"--file", OPT_STR, &file, "with --stream-at: the text to stream, repeated as needed (default: made-up tokens)", 0, 0, "-f"},
         THREADS_OPT(threads),
         DEVICE_OPT(device),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
@@ -110,10 +157,43 @@ int cmd_speed(int argc, char **argv) {
         fprintf(stderr, "error: --steps and --recompute-steps must be >= 1\n");
         return 2;
     }
+    if (file && !stream_at) {
+        fprintf(stderr, "error: --file: only with --stream-at\n");
+        return 2;
+    }
+    if (stream_at) {
+        int commas = 0;
+        for (const char *c = stream_at; *c; c++) commas += *c == ',';
+        if (commas >= 16) {
+            fprintf(stderr, "error: --stream-at: at most 16 lengths (got %d)\n", commas + 1);
+            return 2;
+        }
+    }
     set_threads(threads);
     Loaded L;
-    int lr = load_model_weights(&L, resolve_model(model), NULL, 0, weights_for(weights, device));
+    int lr = load_model_weights(&L, resolve_model(model), NULL, file != NULL, weights_for(weights, device));
     if (lr) return lr == -2 ? 2 : 1;
+    if (stream_at) {
+        int size = atoi(sizes);
+        TokenList text = {0};
+        Error err = {{0}};
+        if (file && (tokenize_file(&L.tok, file, 0, &text, &err) || (!text.n && err_set(&err, "%s: no tokens", file)))) {
+            fprintf(stderr, "error: %s\n", err.msg);
+            tokenlist_free(&text);
+            loaded_free(&L);
+            return 1;
+        }
+        const char *base = file ? strrchr(file, '/') : NULL;
+        printf("command: sinks speed --caches %d --stream-at %s --steps %d --device %s --threads %d%s%s\n\n", size,
+               stream_at, steps, device, threads, file ? " --file " : "", file ? (base ? base + 1 : file) : "");
+        double load0 = load1();
+        int rc = speed_stream_at(&L.model, size, stream_at, &text, steps, device);
+        printf("Load average (1 minute) of the machine: %.2f at the start, %.2f at the end, on %d cores.\n", load0,
+               load1(), (int)sysconf(_SC_NPROCESSORS_ONLN));
+        tokenlist_free(&text);
+        loaded_free(&L);
+        return rc;
+    }
     int gpu = strcmp(device, "cpu") != 0;
     FILE *cf = NULL;
     if (csv && !(cf = fopen(csv, "w"))) {
@@ -144,7 +224,7 @@ int cmd_speed(int argc, char **argv) {
                       {.p = {.kind = POLICY_WINDOW, .n_sink = 0, .window = size, .chunk = 0, .reference_prefill = 0}, .steps = steps},
                       {.p = {.kind = POLICY_SINKS, .n_sink = 4, .window = size - 4, .chunk = 0, .reference_prefill = 0}, .steps = steps},
                       {.p = {.kind = POLICY_RECOMPUTE, .n_sink = 0, .window = size, .chunk = 0, .reference_prefill = 0}, .steps = recompute_steps}};
-        if (time_interleaved(t, 4, &L.model, size, device, &err)) {
+        if (time_interleaved(t, 4, &L.model, size, NULL, device, &err)) {
             fprintf(stderr, "error: %s\n", err.msg);
             rc = 1;
         } else {
