@@ -112,8 +112,9 @@ static int speed_stream_at(const Model *m, int size, const char *at_list, const 
         fprintf(stderr, "error: %s\n", err.msg);
         rc = 1;
     } else {
-        printf("| tokens streamed before the timed steps | sinks 4+%d, ms per step: median (min-max) | tok/s (median) "
-               "| / first row |\n|---|---|---|---|\n", size - 4);
+        printf("Tokens streamed before the timed steps; ms per decode step, median (fastest-slowest); the\n"
+               "median step over the first row's.\n\n");
+        printf("| streamed | sinks 4+%d, ms per step | tok/s | / first |\n|---|---|---|---|\n", size - 4);
         double first = quantile(t[0].dt, t[0].n, 0.5);
         for (int i = 0; i < n; i++) {
             double med = quantile(t[i].dt, t[i].n, 0.5);
