@@ -121,7 +121,7 @@ static int speed_stream_at(const Model *m, int size, const char *at_list, const 
             printf("| %d | %.2f (%.2f-%.2f) | %.1f | %.3f |\n", t[i].fill, med * 1e3, t[i].dt[0] * 1e3,
                    t[i].dt[t[i].n - 1] * 1e3, 1 / med, med / first);
         }
-        printf("\npeak RSS %ld MB (all %d streams together)\n", peak_rss_kb() >> 10, n);
+        printf("\npeak RSS %ld MB (all %d streams together)\n\n", peak_rss_kb() >> 10, n);
     }
     for (int i = 0; i < n; i++) {
         if (t[i].live) stream_free(&t[i].r);
