@@ -55,8 +55,8 @@ void attention_forward(float *out, float *att, const float *q, const float *q_si
 #pragma omp parallel for collapse(2) schedule(static)
     for (int kvh = 0; kvh < n_kv_heads; kvh++) {
         for (int t = 0; t < T; t++) {
-            int slot = n_past + t, start = attention_window_start(slot, n_sink, window);
-            int sinks = n_sink < slot ? n_sink : slot;
+            int slot = n_past + t, sinks, start;
+            attention_visible(slot, n_sink, window, &sinks, &start);
             int h0 = kvh * group;
             // scores: the sinks, then the window up to and including the query's own slot
             for (int j = 0; j <= slot; j++) {
@@ -161,12 +161,8 @@ static void attend_tile(float *part, float *att, const float *qt, const float *q
     int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, ps = head_dim + 2, n = i1 - i0;
     int slot[ATT_TILE];
     for (int i = 0; i < n; i++) slot[i] = i0 + i < sinks ? i0 + i : start + i0 + i - sinks;
-    for (int h = 0; h < n_heads; h++) {
-        float *o = part + (size_t)h * ps;
-        for (int d = 0; d < head_dim; d++) o[d] = 0.0f;
-        o[head_dim] = -INFINITY;
-        o[head_dim + 1] = 0.0f;
-    }
+    for (int h = 0; h < n_heads; h++) // the sums of e v start at 0; m and l are written below
+        for (int d = 0; d < head_dim; d++) part[(size_t)h * ps + d] = 0.0f;
     int i = 0; // scores: sinks face q_sink, the window q
 #if defined(__AVX2__) && defined(__FMA__)
     for (; head_dim % 8 == 0 && i + 8 <= n; i += 8) {
@@ -260,12 +256,6 @@ static void attend_tile(float *part, float *att, const float *qt, const float *q
 // Decoding one token then spreads its ~8 tiles over the threads instead of giving one thread
 // per key/value head, and a block of tokens has T times as many tasks. The tiles depend only on
 // the query's slot, never on T, so a token's numbers are the same in a block or alone.
-static int visible_keys(int slot, int n_sink, int window, int *sinks, int *start) {
-    *start = attention_window_start(slot, n_sink, window);
-    *sinks = n_sink < slot ? n_sink : slot;
-    return *sinks + slot + 1 - *start; // the sinks, then slots start..slot
-}
-
 size_t attention_part_floats(int T, int capacity, int n_heads, int head_dim) {
     return (size_t)T * ((capacity + ATT_TILE - 1) / ATT_TILE) * n_heads * (head_dim + 2);
 }
@@ -282,7 +272,7 @@ void attention_tiled_forward(float *out, float *att, float *part, const float *q
 #pragma omp for collapse(2) schedule(dynamic)
         for (int t = 0; t < T; t++) {
             for (int c = 0; c < max_tiles; c++) {
-                int sinks, start, visible = visible_keys(n_past + t, n_sink, window, &sinks, &start);
+                int sinks, start, visible = attention_visible(n_past + t, n_sink, window, &sinks, &start);
                 int i0 = c * ATT_TILE, i1 = i0 + ATT_TILE < visible ? i0 + ATT_TILE : visible;
                 if (i0 >= visible) continue;
                 attend_tile(part + ((size_t)t * max_tiles + c) * n_heads * ps, att + (size_t)t * capacity,
@@ -293,7 +283,7 @@ void attention_tiled_forward(float *out, float *att, float *part, const float *q
 #pragma omp for collapse(2) schedule(static)
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < n_heads; h++) { // merge the tiles in order
-                int sinks, start, visible = visible_keys(n_past + t, n_sink, window, &sinks, &start);
+                int sinks, start, visible = attention_visible(n_past + t, n_sink, window, &sinks, &start);
                 int tiles = (visible + ATT_TILE - 1) / ATT_TILE;
                 const float *p0 = part + (size_t)t * max_tiles * n_heads * ps + (size_t)h * ps;
                 float M = -INFINITY, L = 0.0f, *o = out + (size_t)t * qd + (size_t)h * head_dim;

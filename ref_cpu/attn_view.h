@@ -20,17 +20,26 @@ typedef struct {
 } AttnView;
 
 // ANCHOR: visible
+// The sinks a query at `slot` sees: slots 0..min(n_sink, slot)-1 (only those before it).
+ATTN_VIEW_FN int attention_sinks(int slot, int n_sink) { return n_sink < slot ? n_sink : slot; }
+
 // First visible non-sink slot of a query at `slot`: max(min(n_sink, slot), slot - window).
 ATTN_VIEW_FN int attention_window_start(int slot, int n_sink, int window) {
-    int sinks = n_sink < slot ? n_sink : slot, start = window > 0 ? slot - window : 0;
+    int sinks = attention_sinks(slot, n_sink), start = window > 0 ? slot - window : 0;
     return start > sinks ? start : sinks;
+}
+
+// Both at once, and how many slots the query sees: the sinks, then slots start..slot.
+ATTN_VIEW_FN int attention_visible(int slot, int n_sink, int window, int *sinks, int *start) {
+    *sinks = attention_sinks(slot, n_sink);
+    *start = attention_window_start(slot, n_sink, window);
+    return *sinks + slot + 1 - *start;
 }
 
 // The position a query at `slot` holds facing the sinks: had the hidden window slots before it
 // been evicted, it would sit that many slots closer to them.
 ATTN_VIEW_FN int attention_sink_position(int slot, int n_sink, int window) {
-    int sinks = n_sink < slot ? n_sink : slot;
-    return slot - (attention_window_start(slot, n_sink, window) - sinks);
+    return slot - (attention_window_start(slot, n_sink, window) - attention_sinks(slot, n_sink));
 }
 // END: visible
 

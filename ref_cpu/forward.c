@@ -26,8 +26,8 @@ int runstate_init(RunState *s, const Config *cfg, int max_T, int capacity, Error
     size_t widest = D > F ? D : F;
     widest = widest > qd ? widest : qd;
     s->xq = malloc(T * (widest / 32 + 1) * sizeof(Q8Block));
-    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_sink || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->att || !s->att_part ||
-        !s->pos || !s->xq) {
+    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_sink || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->att ||
+        !s->att_part || !s->pos || !s->xq) {
         runstate_free(s);
         return err_set(err, "out of memory for activations (block %d, cache %d)", max_T, capacity);
     }

@@ -98,12 +98,14 @@ out:
 // --stream-at N,N,..: one sinks 4+(cache-4) stream per N, each fed N tokens (in blocks, which
 // leaves the cache exactly as decoding them one by one would), then their decode steps timed in
 // turns: is a step at 100K tokens as fast as one at 2K?
+enum { MAX_STREAM_AT = 16 }; // lengths one --stream-at run compares
+
 static int speed_stream_at(const Model *m, int size, const char *at_list, const TokenList *text, int steps,
                            const char *device) {
-    Timed t[16];
+    Timed t[MAX_STREAM_AT];
     int n = 0, rc = 0;
     char *list = strdup(at_list);
-    for (char *tk = strtok(list, ","); tk && n < 16; tk = strtok(NULL, ","))
+    for (char *tk = strtok(list, ","); tk && n < MAX_STREAM_AT; tk = strtok(NULL, ","))
         t[n++] = (Timed){.p = {.kind = POLICY_SINKS, .n_sink = 4, .window = size - 4}, .fill = atoi(tk), .steps = steps};
     free(list);
     Error err = {{0}};
@@ -165,8 +167,8 @@ int cmd_speed(int argc, char **argv) {
     if (stream_at) {
         int commas = 0;
         for (const char *c = stream_at; *c; c++) commas += *c == ',';
-        if (commas >= 16) {
-            fprintf(stderr, "error: --stream-at: at most 16 lengths (got %d)\n", commas + 1);
+        if (commas >= MAX_STREAM_AT) {
+            fprintf(stderr, "error: --stream-at: at most %d lengths (got %d)\n", MAX_STREAM_AT, commas + 1);
             return 2;
         }
     }
